@@ -1,0 +1,78 @@
+// The blocking table: register tile and cache blocks for each target, chosen at compile time.
+//
+// BLIS vocabulary throughout the GEMM folder:
+//   MR × NR  the register tile (microtile) one microkernel call computes;
+//   KC       the depth of one rank-KC update (the PC loop's step);
+//   MC       rows of A packed per block (the IC loop's step), sized for L2;
+//   NC       columns of B packed per block (the JC loop's step), sized for L3.
+//
+// `Package.swift` defines SHARDWISE_AVX512 or SHARDWISE_AVX2 from the target CPU;
+// anything else (baseline x86-64, arm64/NEON) takes the portable row, built on
+// 4-lane vectors that every SIMD ISA has. On AVX-512 the 12 × 32 tile holds 24
+// zmm accumulators, two B vectors and a broadcast: 27 of 32 registers, no spills.
+// On 16-register ISAs the 6 × 2-vector tile holds 12 accumulators.
+//
+// Packed A uses a fixed row pitch (`Blocking.aPitch`, a compile-time constant) so
+// that the microkernel's twelve broadcasts address `a + i·aPitch` with immediate
+// offsets, and so that packing a row-major A, or an NHWC im2col row, is a plain
+// copy of contiguous runs. The pitch is KC plus 16 floats so that the MR rows of
+// a micropanel do not all fall into the same L1 set.
+
+#if SHARDWISE_AVX512
+/// The SIMD vector the microkernels are built from on this target.
+package typealias Vector = SIMD16<Float>
+#elseif SHARDWISE_AVX2
+/// The SIMD vector the microkernels are built from on this target.
+package typealias Vector = SIMD8<Float>
+#else
+/// The SIMD vector the microkernels are built from on this target.
+package typealias Vector = SIMD4<Float>
+#endif
+
+/// One row of the blocking table: the register tile and cache blocks of this target.
+package enum Blocking {
+    /// Lanes per vector.
+    package static let vectorWidth = Vector.scalarCount
+    #if SHARDWISE_AVX512
+    /// Rows of the register tile.
+    package static let mr = 12
+    #else
+    /// Rows of the register tile.
+    package static let mr = 6
+    #endif
+    /// Columns of the register tile: two vectors.
+    package static let nr = 2 * Vector.scalarCount
+    /// Depth of one rank-KC update.
+    package static let kc = 512
+    /// Row pitch, in floats, of a packed A micropanel (KC plus a 64-byte skew).
+    package static let aPitch = 528
+    /// Rows of A packed per block: a multiple of MR near 96 (about 200 KB of packed A, L2-resident).
+    package static let mc = 96 / mr * mr
+    /// Columns of B packed per block when B is not pre-packed (4 MiB at KC = 512).
+    package static let nc = 2048
+
+    /// The microkernel of this target: `depth` rank-1 updates of an MR × NR tile.
+    @inline(__always)
+    package static func microkernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                    tile: UnsafeMutablePointer<Float>) {
+        #if SHARDWISE_AVX512
+        microkernel12x2V(depth: depth, a: a, b: b, tile: tile)
+        #else
+        microkernel6x2V(depth: depth, a: a, b: b, tile: tile)
+        #endif
+    }
+}
+
+/// `accumulator + a · b`, as one fused instruction where the target has it.
+///
+/// Without a target CPU that has FMA, `addingProduct` becomes a call to `fmaf`
+/// per lane; there we multiply and add separately instead (a different rounding,
+/// but the same one on every lane count, so determinism holds).
+@inline(__always)
+package func multiplyAdd(_ accumulator: Vector, _ a: Vector, _ b: Vector) -> Vector {
+    #if SHARDWISE_FMA || arch(arm64)
+    return accumulator.addingProduct(a, b)
+    #else
+    return accumulator + a * b
+    #endif
+}

@@ -1,0 +1,117 @@
+// The public single-precision matrix multiply: validate, plan, run the lanes.
+//
+// C = activation(alpha · op(A) · op(B) + beta · C + bias) on row-major matrices
+// with leading dimensions. Validation happens before anything is written; then
+// the planner splits C among lanes and each lane runs the five-loop driver on its
+// block with its own workspace.
+
+/// Single-precision matrix multiplication (SGEMM) with a fused epilogue.
+public enum GEMM {
+    /// Computes `C = activation(alpha · op(A) · op(B) + beta · C + bias)`.
+    ///
+    /// Matrices are row-major: element (i, j) of an `r × c` matrix `X` with leading dimension
+    /// `ldx` is `x[i · ldx + j]`. `op(A)` is `m × k`: A itself (stored `m × k`), or when
+    /// `transposeA` the transpose of a stored `k × m` matrix; likewise `op(B)` is `k × n`.
+    /// When `beta` is zero, C is not read (NaN there is ignored, as in BLAS).
+    ///
+    /// - Parameters:
+    ///   - bias: `n` values added to every row, or `nil`.
+    ///   - activation: applied last.
+    ///   - lanes: how many threads may share the work; the result is bitwise the same for any.
+    /// - Throws: `ShardwiseError.nonPositiveSize` for `m`, `n` or `k` below one,
+    ///   `.invalidLeadingDimension`, `.bufferTooShort`, `.biasLengthMismatch`, `.invalidClampRange`,
+    ///   `.sizeOverflow`. Nothing is written when it throws.
+    /// - Complexity: 2·m·n·k FLOPs; workspace per lane of at most MC × aPitch + KC × NC floats.
+    public static func multiply(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafeBufferPointer<Float>, lda: Int,
+        b: UnsafeBufferPointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutableBufferPointer<Float>, ldc: Int,
+        bias: UnsafeBufferPointer<Float>? = nil, activation: Activation = .none,
+        lanes: Lanes = .automatic
+    ) throws(ShardwiseError) {
+        try validate(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.count, lda: lda,
+                     b: b.count, ldb: ldb, c: c.count, ldc: ldc, bias: bias?.count, activation: activation)
+        let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
+        let bView = StridedMatrix(base: b.baseAddress!, rowStride: transposeB ? 1 : ldb, columnStride: transposeB ? ldb : 1)
+        let plan = try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: true)
+        run(plan: plan, depth: k, a: aView, b: .strided(bView), c: c.baseAddress!, ldc: ldc,
+            epilogue: Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation), lanes: lanes)
+    }
+
+    /// Computes `C = activation(alpha · op(A) · B + beta · C + bias)` with a pre-packed `B`.
+    ///
+    /// - Throws: as `multiply(transposeA:transposeB:m:n:k:…)`; `k` and `n` come from `b`.
+    public static func multiply(
+        transposeA: Bool = false, m: Int, alpha: Float = 1,
+        a: UnsafeBufferPointer<Float>, lda: Int,
+        b: PackedMatrix,
+        beta: Float = 0,
+        c: UnsafeMutableBufferPointer<Float>, ldc: Int,
+        bias: UnsafeBufferPointer<Float>? = nil, activation: Activation = .none,
+        lanes: Lanes = .automatic
+    ) throws(ShardwiseError) {
+        let n = b.columns, k = b.depth
+        try validate(transposeA: transposeA, transposeB: false, m: m, n: n, k: k, a: a.count, lda: lda,
+                     b: nil, ldb: n, c: c.count, ldc: ldc, bias: bias?.count, activation: activation)
+        let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
+        let plan = try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false)
+        run(plan: plan, depth: k, a: aView, b: .packed(b), c: c.baseAddress!, ldc: ldc,
+            epilogue: Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation), lanes: lanes)
+    }
+
+    /// Runs `plan`: each lane computes its block of C with its own workspace.
+    package static func run<A: APanelSource & Sendable>(plan: ShardPlan, depth: Int, a: A, b: BOperand,
+                                                        c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
+                                                        lanes: Lanes) {
+        let packsB: Bool
+        if case .strided = b { packsB = true } else { packsB = false }
+        nonisolated(unsafe) let c = c
+        lanes.run(count: plan.laneCount) { lane in
+            let shard = plan.shards[lane]
+            GEMMWorkspace.withWorkspace(rows: shard.rows.count, columns: shard.columns.count, depth: depth,
+                                        packsB: packsB) { workspace in
+                gemmRange(rows: shard.rows, columns: shard.columns, depth: depth, a: a, b: b, c: c, ldc: ldc,
+                          epilogue: epilogue, workspace: workspace)
+            }
+        }
+    }
+
+    /// Checks every argument of a GEMM call; `b == nil` skips B's buffer (pre-packed).
+    package static func validate(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: Int, lda: Int,
+                                 b: Int?, ldb: Int, c: Int, ldc: Int, bias: Int?,
+                                 activation: Activation) throws(ShardwiseError) {
+        if m < 1 { throw .nonPositiveSize(argument: "m", value: m) }
+        if n < 1 { throw .nonPositiveSize(argument: "n", value: n) }
+        if k < 1 { throw .nonPositiveSize(argument: "k", value: k) }
+        let (aRows, aColumns) = transposeA ? (k, m) : (m, k)
+        try validateMatrix("a", rows: aRows, columns: aColumns, leadingDimension: lda, buffer: a)
+        if let b {
+            let (bRows, bColumns) = transposeB ? (n, k) : (k, n)
+            try validateMatrix("b", rows: bRows, columns: bColumns, leadingDimension: ldb, buffer: b)
+        }
+        try validateMatrix("c", rows: m, columns: n, leadingDimension: ldc, buffer: c)
+        if let bias, bias != n { throw .biasLengthMismatch(expected: n, actual: bias) }
+        try activation.validate()
+    }
+
+    /// Checks that a `rows × columns` matrix with leading dimension `leadingDimension` fits in `buffer` elements.
+    package static func validateMatrix(_ name: String, rows: Int, columns: Int, leadingDimension: Int,
+                                       buffer: Int) throws(ShardwiseError) {
+        if leadingDimension < columns {
+            throw .invalidLeadingDimension(argument: "ld\(name)", value: leadingDimension, minimum: columns)
+        }
+        let span = try CheckedSize.matrixSpan(rows: rows, columns: columns, leadingDimension: leadingDimension, name)
+        _ = try CheckedSize.product(span, MemoryLayout<Float>.stride, "\(name) byte count")
+        if buffer < span { throw .bufferTooShort(argument: name, required: span, actual: buffer) }
+    }
+
+    /// Bytes of workspace one call allocates, summed over the lanes of its plan.
+    package static func workspaceBytes(plan: ShardPlan, depth: Int, packsB: Bool) -> Int {
+        plan.shards.reduce(0) {
+            $0 + GEMMWorkspace.byteCount(rows: $1.rows.count, columns: $1.columns.count, depth: depth, packsB: packsB)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+// The BLIS five-loop driver, for one lane's sub-range of C.
+//
+//   JC: columns in steps of NC   (B block for L3; skipped when B is pre-packed)
+//    PC: depth in steps of KC    (one rank-KC update; B block packed here)
+//     IC: rows in steps of MC    (A block packed here, L2-resident)
+//      JR: columns in steps of NR  (one B micropanel, reused by every IR step)
+//       IR: rows in steps of MR    (the microkernel, then the write-back)
+//
+// The driver knows nothing of lanes: it computes exactly the rows and columns it
+// is given, with the workspace it is given. Sharding decides the ranges; layers
+// compose the two. Because KC blocking is fixed by the table (not by the range),
+// an element of C sees the same sequence of operations whichever lane owns it.
+
+/// The right-hand operand of a GEMM: pre-packed weights or a strided matrix packed per block.
+package enum BOperand: @unchecked Sendable {
+    // @unchecked: both cases refer to memory that is read-only during the call.
+    case packed(PackedMatrix)
+    case strided(StridedMatrix)
+}
+
+/// Scratch memory for one lane of a GEMM: a packed A block, a packed B block and a tile.
+package struct GEMMWorkspace {
+    package let aBlock: UnsafeMutablePointer<Float>
+    package let bBlock: UnsafeMutablePointer<Float>?
+    package let tile: UnsafeMutablePointer<Float>
+
+    /// The floats one lane needs for rows `m`, columns `n`, depth `k`.
+    package static func floatCount(rows m: Int, columns n: Int, depth k: Int, packsB: Bool) -> (a: Int, b: Int, tile: Int) {
+        let mr = Blocking.mr, nr = Blocking.nr
+        let aRows = Swift.min(Blocking.mc, (m + mr - 1) / mr * mr)
+        let a = aRows * Blocking.aPitch
+        let b = packsB ? Swift.min(Blocking.kc, k) * Swift.min(Blocking.nc, (n + nr - 1) / nr * nr) : 0
+        return (a, b, mr * nr)
+    }
+
+    /// Bytes `withWorkspace` allocates for one lane.
+    package static func byteCount(rows m: Int, columns n: Int, depth k: Int, packsB: Bool) -> Int {
+        let f = floatCount(rows: m, columns: n, depth: k, packsB: packsB)
+        return (f.a + f.b + f.tile) * MemoryLayout<Float>.stride
+    }
+
+    /// Runs `body` with a workspace for one lane, freed afterwards.
+    package static func withWorkspace<R>(rows m: Int, columns n: Int, depth k: Int, packsB: Bool,
+                                         _ body: (GEMMWorkspace) throws -> R) rethrows -> R {
+        let f = floatCount(rows: m, columns: n, depth: k, packsB: packsB)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: (f.a + f.b + f.tile) * 4, alignment: 64)
+        defer { raw.deallocate() }
+        let base = raw.bindMemory(to: Float.self, capacity: f.a + f.b + f.tile)
+        let workspace = GEMMWorkspace(aBlock: base, bBlock: f.b > 0 ? base + f.a : nil, tile: base + f.a + f.b)
+        return try body(workspace)
+    }
+}
+
+/// Computes `C[rows, columns] = epilogue(A[rows, 0..<depth] · B[0..<depth, columns])`.
+///
+/// With a packed B, `columns.lowerBound` must be a multiple of NR.
+package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, depth: Int, a: A, b: BOperand,
+                                        c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
+                                        workspace: GEMMWorkspace) {
+    let mr = Blocking.mr, nr = Blocking.nr
+    let nc: Int
+    if case .packed = b { nc = columns.count } else { nc = Blocking.nc }
+    for jc in stride(from: columns.lowerBound, to: columns.upperBound, by: nc) {
+        let jcEnd = Swift.min(jc + nc, columns.upperBound)
+        for pc in stride(from: 0, to: depth, by: Blocking.kc) {
+            let kc = Swift.min(Blocking.kc, depth - pc)
+            let phase = DepthPhase(first: pc == 0, last: pc + kc == depth)
+            // The B block: micropanel p of this (jc, pc) block lies at bBlock + p · NR · kc.
+            let bBlock: UnsafePointer<Float>
+            switch b {
+            case .packed(let packed):
+                bBlock = UnsafePointer(packed.block(k0: pc) + (jc / nr) * nr * kc)
+            case .strided(let matrix):
+                matrix.packBBlock(k0: pc, depth: kc, columns: jc..<jcEnd, into: workspace.bBlock!)
+                bBlock = UnsafePointer(workspace.bBlock!)
+            }
+            for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: Blocking.mc) {
+                let mc = Swift.min(Blocking.mc, rows.upperBound - ic)
+                for ir in stride(from: 0, to: mc, by: mr) {
+                    a.packMicropanel(row0: ic + ir, rows: Swift.min(mr, mc - ir), k0: pc, depth: kc,
+                                     into: workspace.aBlock + ir * Blocking.aPitch)
+                }
+                for jr in stride(from: jc, to: jcEnd, by: nr) {
+                    let bPanel = bBlock + ((jr - jc) / nr) * nr * kc
+                    let n = Swift.min(nr, jcEnd - jr)
+                    for ir in stride(from: 0, to: mc, by: mr) {
+                        Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel,
+                                             tile: workspace.tile)
+                        writeBack(tile: workspace.tile, rows: Swift.min(mr, mc - ir), columns: n,
+                                  c: c + (ic + ir) * ldc + jr, ldc: ldc, column0: jr, epilogue: epilogue, phase: phase)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+// The 12 × 2-vector microkernel: the AVX-512 register tile (12 × 32 floats: 24 zmm accumulators).
+//
+// Contract (BLIS's): `a` is a packed A micropanel, 12 rows at a fixed pitch of
+// `Blocking.aPitch` floats, row i holding A[i, 0..<depth]; `b` is a packed B
+// micropanel, `depth` rows of NR = 2 · Vector.scalarCount contiguous floats.
+// The kernel writes the 12 × NR product, row-major with row stride NR, to
+// `tile`; it reads nothing else and writes nothing else. Edge tiles (fewer valid
+// rows or columns) run the same kernel on zero-padded panels, and the write-back
+// copies only the valid part, so every element of C is computed by the same
+// instructions in the same order wherever it sits: the root of bitwise
+// determinism across lane counts.
+//
+// The accumulators are named locals and the loads go through raw pointers:
+// LLVM then keeps all of them in registers (see ../shared/SWIFT-SIMD.md). The
+// loop is not unrolled by hand; LLVM unrolls it by two, and more spills.
+
+/// Computes a 12 × NR tile of `a · b` over `depth` (see the file header for the contract).
+@inline(never)
+package func microkernel12x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                              tile: UnsafeMutablePointer<Float>) {
+    let width = Vector.scalarCount
+    let pitch = Blocking.aPitch
+    var c0x0 = Vector(), c0x1 = Vector()
+    var c1x0 = Vector(), c1x1 = Vector()
+    var c2x0 = Vector(), c2x1 = Vector()
+    var c3x0 = Vector(), c3x1 = Vector()
+    var c4x0 = Vector(), c4x1 = Vector()
+    var c5x0 = Vector(), c5x1 = Vector()
+    var c6x0 = Vector(), c6x1 = Vector()
+    var c7x0 = Vector(), c7x1 = Vector()
+    var c8x0 = Vector(), c8x1 = Vector()
+    var c9x0 = Vector(), c9x1 = Vector()
+    var c10x0 = Vector(), c10x1 = Vector()
+    var c11x0 = Vector(), c11x1 = Vector()
+    var a = a
+    var b = UnsafeRawPointer(b)
+    for _ in 0..<depth {
+        let b0 = b.loadUnaligned(as: Vector.self)
+        let b1 = b.loadUnaligned(fromByteOffset: width * 4, as: Vector.self)
+        let a0 = Vector(repeating: a[0 * pitch])
+        c0x0 = multiplyAdd(c0x0, a0, b0)
+        c0x1 = multiplyAdd(c0x1, a0, b1)
+        let a1 = Vector(repeating: a[1 * pitch])
+        c1x0 = multiplyAdd(c1x0, a1, b0)
+        c1x1 = multiplyAdd(c1x1, a1, b1)
+        let a2 = Vector(repeating: a[2 * pitch])
+        c2x0 = multiplyAdd(c2x0, a2, b0)
+        c2x1 = multiplyAdd(c2x1, a2, b1)
+        let a3 = Vector(repeating: a[3 * pitch])
+        c3x0 = multiplyAdd(c3x0, a3, b0)
+        c3x1 = multiplyAdd(c3x1, a3, b1)
+        let a4 = Vector(repeating: a[4 * pitch])
+        c4x0 = multiplyAdd(c4x0, a4, b0)
+        c4x1 = multiplyAdd(c4x1, a4, b1)
+        let a5 = Vector(repeating: a[5 * pitch])
+        c5x0 = multiplyAdd(c5x0, a5, b0)
+        c5x1 = multiplyAdd(c5x1, a5, b1)
+        let a6 = Vector(repeating: a[6 * pitch])
+        c6x0 = multiplyAdd(c6x0, a6, b0)
+        c6x1 = multiplyAdd(c6x1, a6, b1)
+        let a7 = Vector(repeating: a[7 * pitch])
+        c7x0 = multiplyAdd(c7x0, a7, b0)
+        c7x1 = multiplyAdd(c7x1, a7, b1)
+        let a8 = Vector(repeating: a[8 * pitch])
+        c8x0 = multiplyAdd(c8x0, a8, b0)
+        c8x1 = multiplyAdd(c8x1, a8, b1)
+        let a9 = Vector(repeating: a[9 * pitch])
+        c9x0 = multiplyAdd(c9x0, a9, b0)
+        c9x1 = multiplyAdd(c9x1, a9, b1)
+        let a10 = Vector(repeating: a[10 * pitch])
+        c10x0 = multiplyAdd(c10x0, a10, b0)
+        c10x1 = multiplyAdd(c10x1, a10, b1)
+        let a11 = Vector(repeating: a[11 * pitch])
+        c11x0 = multiplyAdd(c11x0, a11, b0)
+        c11x1 = multiplyAdd(c11x1, a11, b1)
+        a += 1
+        b += 2 * width * 4
+    }
+    let t = UnsafeMutableRawPointer(tile)
+    let row = 2 * width * 4
+    t.storeBytes(of: c0x0, toByteOffset: 0 * row, as: Vector.self)
+    t.storeBytes(of: c0x1, toByteOffset: 0 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c1x0, toByteOffset: 1 * row, as: Vector.self)
+    t.storeBytes(of: c1x1, toByteOffset: 1 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c2x0, toByteOffset: 2 * row, as: Vector.self)
+    t.storeBytes(of: c2x1, toByteOffset: 2 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c3x0, toByteOffset: 3 * row, as: Vector.self)
+    t.storeBytes(of: c3x1, toByteOffset: 3 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c4x0, toByteOffset: 4 * row, as: Vector.self)
+    t.storeBytes(of: c4x1, toByteOffset: 4 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c5x0, toByteOffset: 5 * row, as: Vector.self)
+    t.storeBytes(of: c5x1, toByteOffset: 5 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c6x0, toByteOffset: 6 * row, as: Vector.self)
+    t.storeBytes(of: c6x1, toByteOffset: 6 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c7x0, toByteOffset: 7 * row, as: Vector.self)
+    t.storeBytes(of: c7x1, toByteOffset: 7 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c8x0, toByteOffset: 8 * row, as: Vector.self)
+    t.storeBytes(of: c8x1, toByteOffset: 8 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c9x0, toByteOffset: 9 * row, as: Vector.self)
+    t.storeBytes(of: c9x1, toByteOffset: 9 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c10x0, toByteOffset: 10 * row, as: Vector.self)
+    t.storeBytes(of: c10x1, toByteOffset: 10 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c11x0, toByteOffset: 11 * row, as: Vector.self)
+    t.storeBytes(of: c11x1, toByteOffset: 11 * row + width * 4, as: Vector.self)
+}

@@ -1,0 +1,69 @@
+// The 6 × 2-vector microkernel: the tile for 16-register ISAs (AVX2: 6 × 16; SSE and NEON: 6 × 8).
+//
+// Contract (BLIS's): `a` is a packed A micropanel, 6 rows at a fixed pitch of
+// `Blocking.aPitch` floats, row i holding A[i, 0..<depth]; `b` is a packed B
+// micropanel, `depth` rows of NR = 2 · Vector.scalarCount contiguous floats.
+// The kernel writes the 6 × NR product, row-major with row stride NR, to
+// `tile`; it reads nothing else and writes nothing else. Edge tiles (fewer valid
+// rows or columns) run the same kernel on zero-padded panels, and the write-back
+// copies only the valid part, so every element of C is computed by the same
+// instructions in the same order wherever it sits: the root of bitwise
+// determinism across lane counts.
+//
+// The accumulators are named locals and the loads go through raw pointers:
+// LLVM then keeps all of them in registers (see ../shared/SWIFT-SIMD.md). The
+// loop is not unrolled by hand; LLVM unrolls it by two, and more spills.
+
+/// Computes a 6 × NR tile of `a · b` over `depth` (see the file header for the contract).
+@inline(never)
+package func microkernel6x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                             tile: UnsafeMutablePointer<Float>) {
+    let width = Vector.scalarCount
+    let pitch = Blocking.aPitch
+    var c0x0 = Vector(), c0x1 = Vector()
+    var c1x0 = Vector(), c1x1 = Vector()
+    var c2x0 = Vector(), c2x1 = Vector()
+    var c3x0 = Vector(), c3x1 = Vector()
+    var c4x0 = Vector(), c4x1 = Vector()
+    var c5x0 = Vector(), c5x1 = Vector()
+    var a = a
+    var b = UnsafeRawPointer(b)
+    for _ in 0..<depth {
+        let b0 = b.loadUnaligned(as: Vector.self)
+        let b1 = b.loadUnaligned(fromByteOffset: width * 4, as: Vector.self)
+        let a0 = Vector(repeating: a[0 * pitch])
+        c0x0 = multiplyAdd(c0x0, a0, b0)
+        c0x1 = multiplyAdd(c0x1, a0, b1)
+        let a1 = Vector(repeating: a[1 * pitch])
+        c1x0 = multiplyAdd(c1x0, a1, b0)
+        c1x1 = multiplyAdd(c1x1, a1, b1)
+        let a2 = Vector(repeating: a[2 * pitch])
+        c2x0 = multiplyAdd(c2x0, a2, b0)
+        c2x1 = multiplyAdd(c2x1, a2, b1)
+        let a3 = Vector(repeating: a[3 * pitch])
+        c3x0 = multiplyAdd(c3x0, a3, b0)
+        c3x1 = multiplyAdd(c3x1, a3, b1)
+        let a4 = Vector(repeating: a[4 * pitch])
+        c4x0 = multiplyAdd(c4x0, a4, b0)
+        c4x1 = multiplyAdd(c4x1, a4, b1)
+        let a5 = Vector(repeating: a[5 * pitch])
+        c5x0 = multiplyAdd(c5x0, a5, b0)
+        c5x1 = multiplyAdd(c5x1, a5, b1)
+        a += 1
+        b += 2 * width * 4
+    }
+    let t = UnsafeMutableRawPointer(tile)
+    let row = 2 * width * 4
+    t.storeBytes(of: c0x0, toByteOffset: 0 * row, as: Vector.self)
+    t.storeBytes(of: c0x1, toByteOffset: 0 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c1x0, toByteOffset: 1 * row, as: Vector.self)
+    t.storeBytes(of: c1x1, toByteOffset: 1 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c2x0, toByteOffset: 2 * row, as: Vector.self)
+    t.storeBytes(of: c2x1, toByteOffset: 2 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c3x0, toByteOffset: 3 * row, as: Vector.self)
+    t.storeBytes(of: c3x1, toByteOffset: 3 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c4x0, toByteOffset: 4 * row, as: Vector.self)
+    t.storeBytes(of: c4x1, toByteOffset: 4 * row + width * 4, as: Vector.self)
+    t.storeBytes(of: c5x0, toByteOffset: 5 * row, as: Vector.self)
+    t.storeBytes(of: c5x1, toByteOffset: 5 * row + width * 4, as: Vector.self)
+}

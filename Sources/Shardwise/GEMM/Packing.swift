@@ -1,0 +1,133 @@
+// Packing: copying operands into the layouts the microkernel streams through.
+//
+// A micropanel (MR rows × KC depth): row i at `panel + i · Blocking.aPitch`,
+// holding A[row0 + i, k0 ..< k0 + kc] contiguously. For a row-major A (or an
+// NHWC im2col row) this is a copy of contiguous runs; for a transposed A it is
+// a gather. Rows past the matrix's end are zero-filled.
+//
+// B micropanel (KC depth × NR columns): row k at `panel + k · NR`, holding
+// B[k0 + k, col0 ..< col0 + NR]; columns past the matrix's end are zero-filled.
+// Micropanels of one KC block lie one after another, so a block of B is
+// `panels × NR × kc` contiguous floats.
+//
+// Cost: packing touches each element of a block once, against 2 · NR (for A) or
+// 2 · MC-ish (for B) FLOPs per element in the microkernel; weights that are
+// reused across calls (`PackedMatrix`) are packed once, when a layer is made.
+
+/// A source of A micropanels: a strided matrix, or an im2col view of a convolution input.
+package protocol APanelSource {
+    /// Packs rows `row0 ..< row0 + rows` (at most MR) and depth `k0 ..< k0 + depth` into a
+    /// micropanel at `panel` (row pitch `Blocking.aPitch`), zero-filling rows `rows ..< MR`.
+    func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>)
+}
+
+/// A matrix addressed as `base[row · rowStride + column · columnStride]`.
+///
+/// With `columnStride == 1` it is a row-major matrix; with `rowStride == 1` the
+/// transpose of one.
+package struct StridedMatrix: APanelSource, @unchecked Sendable {
+    // @unchecked: a read-only view of caller memory that outlives every lane of the call.
+    package let base: UnsafePointer<Float>
+    package let rowStride: Int
+    package let columnStride: Int
+
+    package init(base: UnsafePointer<Float>, rowStride: Int, columnStride: Int) {
+        self.base = base
+        self.rowStride = rowStride
+        self.columnStride = columnStride
+    }
+
+    package func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
+        for i in 0..<rows {
+            let source = base + (row0 + i) * rowStride + k0 * columnStride
+            let target = panel + i * Blocking.aPitch
+            if columnStride == 1 {
+                target.update(from: source, count: depth)
+            } else {
+                for k in 0..<depth { target[k] = source[k * columnStride] }
+            }
+        }
+        for i in rows..<Blocking.mr {
+            (panel + i * Blocking.aPitch).update(repeating: 0, count: depth)
+        }
+    }
+
+    /// Packs B[k0 ..< k0 + depth, columns] into consecutive NR-wide micropanels at `block`.
+    package func packBBlock(k0: Int, depth: Int, columns: Range<Int>, into block: UnsafeMutablePointer<Float>) {
+        let nr = Blocking.nr
+        var panel = block
+        for col0 in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
+            let width = Swift.min(nr, columns.upperBound - col0)
+            if columnStride == 1 {
+                for k in 0..<depth {
+                    let target = panel + k * nr
+                    target.update(from: base + (k0 + k) * rowStride + col0, count: width)
+                    if width < nr { (target + width).update(repeating: 0, count: nr - width) }
+                }
+            } else {
+                for j in 0..<width {
+                    let source = base + k0 * rowStride + (col0 + j) * columnStride
+                    for k in 0..<depth { panel[k * nr + j] = source[k * rowStride] }
+                }
+                if width < nr {
+                    for k in 0..<depth { (panel + k * nr + width).update(repeating: 0, count: nr - width) }
+                }
+            }
+            panel += nr * depth
+        }
+    }
+}
+
+/// A `depth × columns` right-hand operand (B) packed once into NR-wide micropanels.
+///
+/// Layers pack their weights into one of these when they are created, so a
+/// forward pass never repacks its filters. The layout is KC block by KC block;
+/// within a block, micropanel after micropanel (see the file header).
+public final class PackedMatrix: @unchecked Sendable {
+    // @unchecked: the storage is written only in `init` and read-only afterwards.
+    /// Rows of B (the GEMM's K).
+    public let depth: Int
+    /// Columns of B (the GEMM's N).
+    public let columns: Int
+    /// Number of NR-wide micropanels (columns rounded up to NR).
+    package let panelCount: Int
+    package let storage: UnsafeMutablePointer<Float>
+    /// Bytes held by the packed copy.
+    public var byteCount: Int { panelCount * Blocking.nr * depth * MemoryLayout<Float>.stride }
+
+    /// Packs `B` (`depth × columns`; element (k, j) at `b[k · ldb + j]`, or at `b[j · ldb + k]` when
+    /// `transposed`).
+    ///
+    /// - Throws: `ShardwiseError.nonPositiveSize`, `.invalidLeadingDimension`, `.bufferTooShort`, `.sizeOverflow`.
+    public convenience init(depth: Int, columns: Int, b: UnsafeBufferPointer<Float>, ldb: Int,
+                            transposed: Bool = false) throws(ShardwiseError) {
+        if depth < 1 { throw .nonPositiveSize(argument: "depth", value: depth) }
+        if columns < 1 { throw .nonPositiveSize(argument: "columns", value: columns) }
+        let (rows, cols) = transposed ? (columns, depth) : (depth, columns)
+        try GEMM.validateMatrix("b", rows: rows, columns: cols, leadingDimension: ldb, buffer: b.count)
+        let view = StridedMatrix(base: b.baseAddress!, rowStride: transposed ? 1 : ldb,
+                                 columnStride: transposed ? ldb : 1)
+        try self.init(depth: depth, columns: columns, source: view)
+    }
+
+    package init(depth: Int, columns: Int, source: StridedMatrix) throws(ShardwiseError) {
+        self.depth = depth
+        self.columns = columns
+        panelCount = (columns + Blocking.nr - 1) / Blocking.nr
+        let count = try CheckedSize.product(try CheckedSize.product(panelCount, Blocking.nr, "packed B"), depth, "packed B")
+        _ = try CheckedSize.product(count, MemoryLayout<Float>.stride, "packed B byte count")
+        storage = .allocate(capacity: count)
+        for k0 in stride(from: 0, to: depth, by: Blocking.kc) {
+            let kc = Swift.min(Blocking.kc, depth - k0)
+            source.packBBlock(k0: k0, depth: kc, columns: 0..<columns, into: block(k0: k0))
+        }
+    }
+
+    deinit { storage.deallocate() }
+
+    /// The first micropanel of the KC block that starts at row `k0`.
+    @inline(__always)
+    package func block(k0: Int) -> UnsafeMutablePointer<Float> {
+        storage + k0 * panelCount * Blocking.nr
+    }
+}

@@ -1,0 +1,90 @@
+// The write-back: moving a finished microtile into C, with the fused epilogue.
+//
+// C = activation(alpha · A·B + beta · C + bias). When K is split into several KC
+// blocks, the first block applies beta (and never reads C when beta is zero, so
+// NaN there is ignored, as BLAS does), later blocks add into C, and only the last
+// adds the per-column bias and clamps. Every activation Shardwise offers is a
+// clamp, so the epilogue is one min/max pair.
+//
+// Partial tiles (fewer than MR rows or NR columns valid) go through the same
+// vector arithmetic: a short column run is gathered into a vector, computed, and
+// scattered back, so an element's bits never depend on where its tile sits.
+
+/// What the write-back applies, fixed for a whole GEMM call.
+package struct Epilogue: @unchecked Sendable {
+    // @unchecked: `bias` points to caller memory that is read-only during the call.
+    package var alpha: Float = 1
+    package var beta: Float = 0
+    /// One value per column of C, indexed by absolute column, or nil.
+    package var bias: UnsafePointer<Float>?
+    package var lower: Float = -.infinity
+    package var upper: Float = .infinity
+
+    package init(alpha: Float = 1, beta: Float = 0, bias: UnsafePointer<Float>? = nil, activation: Activation = .none) {
+        self.alpha = alpha
+        self.beta = beta
+        self.bias = bias
+        (lower, upper) = activation.bounds
+    }
+
+    var clamps: Bool { lower != -.infinity || upper != .infinity }
+}
+
+/// Which KC block of the depth a write-back finishes.
+package struct DepthPhase {
+    /// The first KC block: apply beta to the old C.
+    package var first: Bool
+    /// The last KC block: add the bias and clamp.
+    package var last: Bool
+}
+
+@inline(__always)
+private func loadPartial(_ source: UnsafePointer<Float>, _ count: Int) -> Vector {
+    if count == Vector.scalarCount { return UnsafeRawPointer(source).loadUnaligned(as: Vector.self) }
+    var v = Vector()
+    for l in 0..<count { v[l] = source[l] }
+    return v
+}
+
+@inline(__always)
+private func storePartial(_ v: Vector, _ target: UnsafeMutablePointer<Float>, _ count: Int) {
+    if count == Vector.scalarCount {
+        UnsafeMutableRawPointer(target).storeBytes(of: v, as: Vector.self)
+        return
+    }
+    for l in 0..<count { target[l] = v[l] }
+}
+
+/// Writes the valid `rows × columns` corner of an MR × NR `tile` into C at `c` (row stride `ldc`),
+/// whose first column is absolute column `column0` (for the bias).
+package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                       column0: Int, epilogue: Epilogue, phase: DepthPhase) {
+    let width = Vector.scalarCount
+    let alpha = epilogue.alpha, beta = epilogue.beta
+    let addBias = phase.last && epilogue.bias != nil
+    let clamps = phase.last && epilogue.clamps
+    let lower = Vector(repeating: epilogue.lower), upper = Vector(repeating: epilogue.upper)
+    for i in 0..<rows {
+        let cRow = c + i * ldc
+        let tileRow = tile + i * Blocking.nr
+        var j = 0
+        while j < columns {
+            let count = Swift.min(width, columns - j)
+            var t = UnsafeRawPointer(tileRow + j).loadUnaligned(as: Vector.self)
+            if alpha != 1 { t = t * alpha }
+            if !phase.first {
+                t = t + loadPartial(cRow + j, count)
+            } else if beta != 0 {
+                let old = loadPartial(cRow + j, count)
+                t = t + (beta == 1 ? old : old * beta)
+            }
+            if addBias { t = t + loadPartial(epilogue.bias! + column0 + j, count) }
+            if clamps {
+                t = t.replacing(with: lower, where: t .< lower)
+                t = t.replacing(with: upper, where: t .> upper)
+            }
+            storePartial(t, cRow + j, count)
+            j += width
+        }
+    }
+}

@@ -1,0 +1,69 @@
+/// A dense, row-major tensor of `Float` with a validated shape.
+///
+/// Shardwise follows TensorFlow's layouts: activations are NHWC
+/// (`[batch, height, width, channels]`), convolution filters HWIO
+/// (`[height, width, inputChannels / groups, outputChannels]`), dense weights
+/// `[inputs, outputs]`. Every dimension is at least one and the byte count of the
+/// storage fits in `Int`; the initializers throw `ShardwiseError` otherwise.
+public struct Tensor: Sendable, Hashable {
+    /// The extent of each dimension, outermost first.
+    public let shape: [Int]
+    /// The elements in row-major order; `scalars.count` is the product of `shape`.
+    public private(set) var scalars: [Float]
+
+    /// Creates a tensor from its shape and elements.
+    ///
+    /// - Throws: `ShardwiseError.nonPositiveSize` for a dimension below one,
+    ///   `.sizeOverflow` when the element or byte count overflows `Int`,
+    ///   `.elementCountMismatch` when `scalars.count` is not the product of `shape`.
+    public init(shape: [Int], scalars: [Float]) throws(ShardwiseError) {
+        if shape.isEmpty { throw .rankMismatch(argument: "shape", expected: 1, actual: 0) }
+        let count = try CheckedSize.elementCount(of: shape, "shape")
+        if count != scalars.count {
+            throw .elementCountMismatch(argument: "scalars", expected: count, actual: scalars.count)
+        }
+        self.shape = shape
+        self.scalars = scalars
+    }
+
+    /// Creates a tensor of `shape` with every element equal to `value`.
+    ///
+    /// - Throws: `ShardwiseError.nonPositiveSize` or `.sizeOverflow` as `init(shape:scalars:)`.
+    public init(shape: [Int], repeating value: Float = 0) throws(ShardwiseError) {
+        if shape.isEmpty { throw .rankMismatch(argument: "shape", expected: 1, actual: 0) }
+        let count = try CheckedSize.elementCount(of: shape, "shape")
+        self.shape = shape
+        self.scalars = [Float](repeating: value, count: count)
+    }
+
+    /// Creates a tensor of `shape` whose elements are `generator(index)` for each flat index.
+    ///
+    /// - Throws: `ShardwiseError.nonPositiveSize` or `.sizeOverflow` as `init(shape:scalars:)`.
+    public init(shape: [Int], generator: (Int) -> Float) throws(ShardwiseError) {
+        if shape.isEmpty { throw .rankMismatch(argument: "shape", expected: 1, actual: 0) }
+        let count = try CheckedSize.elementCount(of: shape, "shape")
+        self.shape = shape
+        self.scalars = (0..<count).map(generator)
+    }
+
+    /// The number of dimensions.
+    public var rank: Int { shape.count }
+
+    /// The number of elements.
+    public var count: Int { scalars.count }
+
+    /// Calls `body` with the elements' storage for reading.
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try scalars.withUnsafeBufferPointer(body)
+    }
+
+    /// Calls `body` with the elements' storage for writing; the shape cannot change.
+    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try scalars.withUnsafeMutableBufferPointer(body)
+    }
+
+    /// Throws `.rankMismatch` unless the tensor has `rank` dimensions.
+    package func requireRank(_ rank: Int, _ argument: String) throws(ShardwiseError) {
+        if shape.count != rank { throw .rankMismatch(argument: argument, expected: rank, actual: shape.count) }
+    }
+}

@@ -1,0 +1,109 @@
+import Testing
+import Shardwise
+import ShardwiseReference
+import ShardwiseTestSupport
+
+/// Runs one GEMM through the fast path and the reference and compares them, C poisoned with NaN
+/// (or filled with random values when `beta` is non-zero) and padded by its leading dimension.
+func checkGEMM(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+               padA: Int = 0, padB: Int = 0, padC: Int = 0, alpha: Float = 1, beta: Float = 0,
+               bias: Bool = false, activation: Activation = .none, lanes: Lanes = .serial,
+               packed: Bool = false, seed: UInt64 = 1) throws -> String? {
+    var rng = SeededGenerator(seed: seed)
+    let (aRows, aCols) = transposeA ? (k, m) : (m, k)
+    let (bRows, bCols) = transposeB ? (n, k) : (k, n)
+    let lda = aCols + padA, ldb = bCols + padB, ldc = n + padC
+    let a = rng.floats((aRows - 1) * lda + aCols)
+    let b = rng.floats((bRows - 1) * ldb + bCols)
+    let biasValues = bias ? rng.floats(n) : nil
+    var c = beta == 0 ? [Float](repeating: .nan, count: (m - 1) * ldc + n) : rng.floats((m - 1) * ldc + n)
+    var expected = c
+    try Reference.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                       b: b, ldb: ldb, beta: beta, c: &expected, ldc: ldc, bias: biasValues, activation: activation)
+    try a.withUnsafeBufferPointer { a in
+        try b.withUnsafeBufferPointer { b in
+            try c.withUnsafeMutableBufferPointer { c in
+                if packed {
+                    let p = try PackedMatrix(depth: k, columns: n, b: b, ldb: ldb, transposed: transposeB)
+                    try GEMM.multiply(transposeA: transposeA, m: m, alpha: alpha, a: a, lda: lda, b: p, beta: beta,
+                                      c: c, ldc: ldc, bias: biasValues?.withUnsafeBufferPointer { $0 }, activation: activation,
+                                      lanes: lanes)
+                } else {
+                    try biasValues.withOptionalBuffer { bias in
+                        try GEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                          a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias,
+                                          activation: activation, lanes: lanes)
+                    }
+                }
+            }
+        }
+    }
+    // Padding columns of C must be untouched: they were NaN (or random) and stay identical.
+    // Outputs of random ±1 data grow like √k; the tolerance is √k · ε times that scale.
+    let tol = tolerance(depth: k, magnitude: abs(alpha) * Float(k).squareRoot() + abs(beta) + 1)
+    for i in 0..<m {
+        if let bad = firstMismatch(c, expected, tolerance: tol, indices: (i * ldc)..<(i * ldc + n)) {
+            return "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) alpha=\(alpha) beta=\(beta) "
+                + "bias=\(bias) act=\(activation) packed=\(packed): \(bad)"
+        }
+        if i < m - 1 {
+            for j in (i * ldc + n)..<((i + 1) * ldc) where !(c[j].bitPattern == expected[j].bitPattern) {
+                return "m=\(m) n=\(n) k=\(k): padding element \(j) of C was written"
+            }
+        }
+    }
+    return nil
+}
+
+extension Optional where Wrapped == [Float] {
+    func withOptionalBuffer<R>(_ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
+        switch self {
+        case .none: return try body(nil)
+        case .some(let array): return try array.withUnsafeBufferPointer { try body($0) }
+        }
+    }
+}
+
+@Suite struct GEMMTests {
+    @Test func everyTailAroundTheRegisterTile() throws {
+        let mr = 12, nr = 32  // the largest tile of any target; smaller tiles are covered too
+        for m in 1...(mr + 1) {
+            for n in [1, 2, 7, nr / 2 - 1, nr / 2, nr / 2 + 1, nr - 1, nr, nr + 1, 2 * nr + 1] {
+                for k in [1, 2, 3, 17] {
+                    let failure = try checkGEMM(m: m, n: n, k: k, seed: UInt64(m * 1000 + n * 10 + k))
+                    #expect(failure == nil, "\(failure ?? "")")
+                }
+            }
+        }
+    }
+
+    @Test func depthAroundKC() throws {
+        for k in [511, 512, 513, 1025] {
+            let failure = try checkGEMM(m: 13, n: 33, k: k, alpha: 1, beta: 0.5, bias: true, activation: .relu)
+            #expect(failure == nil, "\(failure ?? "")")
+        }
+    }
+
+    @Test func transposesStridesAndEpilogues() throws {
+        let activations: [Activation] = [.none, .relu, .relu6, .clamp(min: -0.25, max: 0.3)]
+        for (index, (tA, tB)) in [(false, false), (true, false), (false, true), (true, true)].enumerated() {
+            for activation in activations {
+                for (alpha, beta) in [(Float(1), Float(0)), (-0.5, 1), (2, -1.5)] {
+                    let failure = try checkGEMM(transposeA: tA, transposeB: tB, m: 29, n: 37, k: 23, padA: 3, padB: 7,
+                                                padC: 5, alpha: alpha, beta: beta, bias: index % 2 == 0,
+                                                activation: activation)
+                    #expect(failure == nil, "\(failure ?? "")")
+                }
+            }
+        }
+    }
+
+    @Test func prePackedB() throws {
+        for (m, n, k) in [(1, 1, 1), (13, 33, 70), (50, 65, 600)] {
+            for tB in [false, true] {
+                let failure = try checkGEMM(transposeB: tB, m: m, n: n, k: k, padB: 2, beta: 1, bias: true, packed: true)
+                #expect(failure == nil, "\(failure ?? "")")
+            }
+        }
+    }
+}
