@@ -27,33 +27,89 @@ struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
     func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         let outputPlane = h.output * w.output
+        // With dilation 1 across the width and one group, the KW taps of one kernel row read
+        // KW·Cin consecutive input floats: a patch row is KH segments, each [zeros][copy][zeros].
+        let segmented = w.dilation == 1 && runLength == inputChannels
         for i in 0..<rows {
             let pixel = row0 + i
             let image = pixel / outputPlane
             let oh = (pixel % outputPlane) / w.output
             let ow = pixel % w.output
             let imageBase = input + image * h.input * w.input * inputChannels + channelOffset
-            var target = panel + i * Blocking.aPitch
-            var k = k0
-            let end = k0 + depth
-            while k < end {
-                let tap = k / runLength
-                let channel = k - tap * runLength
-                let count = Swift.min(runLength - channel, end - k)
-                let ih = h.inputIndex(output: oh, tap: tap / w.kernel)
-                let iw = w.inputIndex(output: ow, tap: tap % w.kernel)
-                if ih >= 0 && ih < h.input && iw >= 0 && iw < w.input {
-                    let source = imageBase + (ih * w.input + iw) * inputChannels + channel
-                    if count == 1 { target[0] = source[0] } else { target.update(from: source, count: count) }
-                } else {
-                    target.update(repeating: 0, count: count)
-                }
-                target += count
-                k += count
+            let target = panel + i * Blocking.aPitch
+            if segmented {
+                packSegments(oh: oh, ow: ow, imageBase: imageBase, k0: k0, depth: depth, into: target)
+            } else {
+                packRuns(oh: oh, ow: ow, imageBase: imageBase, k0: k0, depth: depth, into: target)
             }
         }
         for i in rows..<Blocking.mr {
             (panel + i * Blocking.aPitch).update(repeating: 0, count: depth)
         }
+    }
+
+    /// One patch row, kernel row by kernel row: each is one contiguous copy between zero runs.
+    @inline(__always)
+    private func packSegments(oh: Int, ow: Int, imageBase: UnsafePointer<Float>, k0: Int, depth: Int,
+                              into target: UnsafeMutablePointer<Float>) {
+        let h = geometry.height, w = geometry.width
+        let segment = w.kernel * inputChannels
+        let iw0 = w.inputIndex(output: ow, tap: 0)
+        // The columns of a segment that fall inside the input: [copyStart, copyEnd).
+        let copyStart = Swift.max(0, -iw0) * inputChannels
+        let copyEnd = (Swift.min(w.input, iw0 + w.kernel) - iw0) * inputChannels
+        let end = k0 + depth
+        var k = k0
+        while k < end {
+            let kh = k / segment
+            let segmentStart = kh * segment
+            let from = k - segmentStart, to = Swift.min(segment, end - segmentStart)
+            let out = target + (k - k0)
+            let ih = h.inputIndex(output: oh, tap: kh)
+            if ih < 0 || ih >= h.input || copyStart >= copyEnd {
+                out.update(repeating: 0, count: to - from)
+            } else {
+                let row = imageBase + (ih * w.input + iw0) * inputChannels
+                let a = Swift.min(Swift.max(from, copyStart), to), b = Swift.max(Swift.min(to, copyEnd), a)
+                if a > from { out.update(repeating: 0, count: a - from) }
+                copyFloats(from: row + a, to: out + (a - from), count: b - a)
+                if to > b { (out + (b - from)).update(repeating: 0, count: to - b) }
+            }
+            k = segmentStart + to
+        }
+    }
+
+    /// One patch row, tap by tap: each tap is a run of this group's channels, or zeros.
+    @inline(__always)
+    private func packRuns(oh: Int, ow: Int, imageBase: UnsafePointer<Float>, k0: Int, depth: Int,
+                          into target: UnsafeMutablePointer<Float>) {
+        let h = geometry.height, w = geometry.width
+        var target = target
+        var k = k0
+        let end = k0 + depth
+        while k < end {
+            let tap = k / runLength
+            let channel = k - tap * runLength
+            let count = Swift.min(runLength - channel, end - k)
+            let ih = h.inputIndex(output: oh, tap: tap / w.kernel)
+            let iw = w.inputIndex(output: ow, tap: tap % w.kernel)
+            if ih >= 0 && ih < h.input && iw >= 0 && iw < w.input {
+                copyFloats(from: imageBase + (ih * w.input + iw) * inputChannels + channel, to: target, count: count)
+            } else {
+                target.update(repeating: 0, count: count)
+            }
+            target += count
+            k += count
+        }
+    }
+}
+
+/// Copies `count` floats; short runs (a few channels) inline, long ones through `memmove`.
+@inline(__always)
+func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+    if count <= 8 {
+        for j in 0..<count { target[j] = source[j] }
+    } else {
+        target.update(from: source, count: count)
     }
 }
