@@ -123,7 +123,8 @@ public final class Conv2D: Sendable {
                     GEMM.run(plan: plan, depth: s.depth, a: a, b: .packed(packedFilters[group]), c: c,
                              ldc: d.outputChannels, epilogue: epilogue, lanes: lanes)
                 } else {
-                    let a = Im2ColPanelSource(input: input.baseAddress!, geometry: s.geometry,
+                    let a = Im2ColPanelSource(input: input.baseAddress!, inputEnd: input.baseAddress! + inputCount,
+                                              geometry: s.geometry,
                                               inputChannels: d.inputChannels,
                                               channelOffset: group * d.inputChannelsPerGroup,
                                               runLength: d.inputChannelsPerGroup)

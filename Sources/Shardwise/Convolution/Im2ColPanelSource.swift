@@ -16,6 +16,8 @@
 struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
     // @unchecked: `input` is the caller's read-only input for the duration of the call.
     let input: UnsafePointer<Float>
+    /// One past the input's last float: short runs are copied as whole vectors only below it.
+    let inputEnd: UnsafePointer<Float>
     let geometry: ConvolutionGeometry
     /// Input channels of the whole input (the NHWC row pitch of a pixel).
     let inputChannels: Int
@@ -24,23 +26,33 @@ struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
     /// Input channels per group: the length of one contiguous run.
     let runLength: Int
 
+    @inline(never)
     func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         let outputPlane = h.output * w.output
         // With dilation 1 across the width and one group, the KW taps of one kernel row read
         // KW·Cin consecutive input floats: a patch row is KH segments, each [zeros][copy][zeros].
         let segmented = w.dilation == 1 && runLength == inputChannels
+        // Divide once for the first row, then step (image, oh, ow) in raster order.
+        var image = row0 / outputPlane
+        var oh = (row0 % outputPlane) / w.output
+        var ow = row0 % w.output
         for i in 0..<rows {
-            let pixel = row0 + i
-            let image = pixel / outputPlane
-            let oh = (pixel % outputPlane) / w.output
-            let ow = pixel % w.output
             let imageBase = input + image * h.input * w.input * inputChannels + channelOffset
             let target = panel + i * Blocking.aPitch
             if segmented {
                 packSegments(oh: oh, ow: ow, imageBase: imageBase, k0: k0, depth: depth, into: target)
             } else {
                 packRuns(oh: oh, ow: ow, imageBase: imageBase, k0: k0, depth: depth, into: target)
+            }
+            ow += 1
+            if ow == w.output {
+                ow = 0
+                oh += 1
+                if oh == h.output {
+                    oh = 0
+                    image += 1
+                }
             }
         }
         for i in rows..<Blocking.mr {
@@ -55,16 +67,29 @@ struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
         let h = geometry.height, w = geometry.width
         let segment = w.kernel * inputChannels
         let iw0 = w.inputIndex(output: ow, tap: 0)
+        let ih0 = h.inputIndex(output: oh, tap: 0)
+        let rowPitch = w.input * inputChannels
+        let whole = segment * h.kernel
+        if k0 == 0 && depth == whole && iw0 >= 0 && iw0 + w.kernel <= w.input
+            && ih0 >= 0 && h.inputIndex(output: oh, tap: h.kernel - 1) < h.input {
+            // An interior pixel and the whole depth: KH plain copies, no clipping.
+            var source = imageBase + ih0 * rowPitch + iw0 * inputChannels
+            let step = h.dilation * rowPitch
+            for kh in 0..<h.kernel {
+                copyFloats(from: source, to: target + kh * segment, count: segment)
+                source += step
+            }
+            return
+        }
         // The columns of a segment that fall inside the input: [copyStart, copyEnd).
         let copyStart = Swift.max(0, -iw0) * inputChannels
         let copyEnd = (Swift.min(w.input, iw0 + w.kernel) - iw0) * inputChannels
         let end = k0 + depth
-        var k = k0
-        while k < end {
-            let kh = k / segment
-            let segmentStart = kh * segment
-            let from = k - segmentStart, to = Swift.min(segment, end - segmentStart)
-            let out = target + (k - k0)
+        var kh = k0 / segment
+        var from = k0 - kh * segment
+        var out = target
+        while out < target + depth {
+            let to = Swift.min(segment, end - kh * segment)
             let ih = h.inputIndex(output: oh, tap: kh)
             if ih < 0 || ih >= h.input || copyStart >= copyEnd {
                 out.update(repeating: 0, count: to - from)
@@ -75,7 +100,9 @@ struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
                 copyFloats(from: row + a, to: out + (a - from), count: b - a)
                 if to > b { (out + (b - from)).update(repeating: 0, count: to - b) }
             }
-            k = segmentStart + to
+            out += to - from
+            kh += 1
+            from = 0
         }
     }
 
@@ -104,12 +131,18 @@ struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
     }
 }
 
-/// Copies `count` floats; short runs (a few channels) inline, long ones through `memmove`.
-@inline(__always)
-func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
-    if count <= 8 {
-        for j in 0..<count { target[j] = source[j] }
-    } else {
-        target.update(from: source, count: count)
+extension Im2ColPanelSource {
+    /// Copies `count` floats of the input into a panel row. A run no longer than a vector is
+    /// copied as one whole vector (one load, one store), which may write up to a vector past
+    /// `count`: that lands on positions the caller writes next, or in the row's pitch skew
+    /// (`aPitch - KC` = 16 floats, at least one vector), never in another row.
+    @inline(__always)
+    func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+        if count <= Vector.scalarCount && source + Vector.scalarCount <= inputEnd {
+            let v = UnsafeRawPointer(source).loadUnaligned(as: Vector.self)
+            UnsafeMutableRawPointer(target).storeBytes(of: v, as: Vector.self)
+        } else {
+            target.update(from: source, count: count)
+        }
     }
 }
