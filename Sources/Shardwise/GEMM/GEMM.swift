@@ -66,8 +66,7 @@ public enum GEMM {
     package static func run<A: APanelSource & Sendable>(plan: ShardPlan, depth: Int, a: A, b: BOperand,
                                                         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                                                         lanes: Lanes) {
-        let packsB: Bool
-        if case .strided = b { packsB = true } else { packsB = false }
+        let packsB = b.packsPerCall
         nonisolated(unsafe) let c = c
         lanes.run(count: plan.laneCount) { lane in
             let shard = plan.shards[lane]

@@ -11,11 +11,22 @@
 // compose the two. Because KC blocking is fixed by the table (not by the range),
 // an element of C sees the same sequence of operations whichever lane owns it.
 
-/// The right-hand operand of a GEMM: pre-packed weights or a strided matrix packed per block.
+/// The right-hand operand of a GEMM: pre-packed weights, or a matrix packed block by block.
 package enum BOperand: @unchecked Sendable {
-    // @unchecked: both cases refer to memory that is read-only during the call.
+    // @unchecked: every case refers to memory that is read-only during the call.
+    /// Weights packed once (a layer's filters).
     case packed(PackedMatrix)
+    /// A strided matrix, packed per KC × NC block.
     case strided(StridedMatrix)
+    /// A convolution's patch matrix (rows: pixels, columns: taps), packed per block: the
+    /// filter gradient's right-hand side.
+    case patches(Im2ColPanelSource)
+
+    /// Whether each lane packs B blocks into its workspace.
+    package var packsPerCall: Bool {
+        if case .packed = self { return false }
+        return true
+    }
 }
 
 /// Scratch memory for one lane of a GEMM: a packed A block, a packed B block and a tile.
@@ -29,7 +40,8 @@ package struct GEMMWorkspace {
         let mr = Blocking.mr, nr = Blocking.nr
         let aRows = Swift.min(Blocking.mc, (m + mr - 1) / mr * mr)
         let a = aRows * Blocking.aPitch
-        let b = packsB ? Swift.min(Blocking.kc, k) * Swift.min(Blocking.nc, (n + nr - 1) / nr * nr) : 0
+        // The B block, plus one vector of slack for im2col's whole-vector copies.
+        let b = packsB ? Swift.min(Blocking.kc, k) * Swift.min(Blocking.nc, (n + nr - 1) / nr * nr) + Vector.scalarCount : 0
         return (a, b, mr * nr)
     }
 
@@ -72,6 +84,9 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
                 bBlock = UnsafePointer(packed.block(k0: pc) + (jc / nr) * nr * kc)
             case .strided(let matrix):
                 matrix.packBBlock(k0: pc, depth: kc, columns: jc..<jcEnd, into: workspace.bBlock!)
+                bBlock = UnsafePointer(workspace.bBlock!)
+            case .patches(let patches):
+                patches.packBBlock(k0: pc, depth: kc, columns: jc..<jcEnd, into: workspace.bBlock!)
                 bBlock = UnsafePointer(workspace.bBlock!)
             }
             for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: Blocking.mc) {
