@@ -1,18 +1,6 @@
 import Testing
 import Shardwise
-
-/// One bad argument and the typed error it must produce.
-struct BadInput: Sendable, CustomTestStringConvertible {
-    let testDescription: String
-    let expected: ShardwiseError
-    let attempt: @Sendable () throws -> Void
-
-    init(_ description: String, _ expected: ShardwiseError, _ attempt: @escaping @Sendable () throws -> Void) {
-        self.testDescription = description
-        self.expected = expected
-        self.attempt = attempt
-    }
-}
+import ShardwiseTestSupport
 
 /// A valid 3×3 filter from 2 input channels to 4 output channels.
 func filter3x3x2x4() throws(ShardwiseError) -> Tensor {
