@@ -44,7 +44,8 @@ package enum Blocking {
     package static let nr = 2 * Vector.scalarCount
     /// Depth of one rank-KC update.
     package static let kc = 512
-    /// Row pitch, in floats, of a packed A micropanel (KC plus a 64-byte skew).
+    /// Row pitch, in floats, of a packed A micropanel: KC plus a 64-byte skew, which is also
+    /// the slack im2col's whole-vector copies may write past a row's last element.
     package static let aPitch = 528
     /// Rows of A packed per block: a multiple of MR near 96 (about 200 KB of packed A, L2-resident).
     package static let mc = 96 / mr * mr

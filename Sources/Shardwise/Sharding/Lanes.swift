@@ -63,12 +63,12 @@ public struct Lanes: Sendable {
     }
 
     /// Whether the planner may choose fewer lanes than the maximum when splitting does not pay.
-    var isAutomatic: Bool { policy == .automatic }
+    package var isAutomatic: Bool { policy == .automatic }
 
     /// The most lanes this call may use: 1 when called from inside a lane.
     ///
     /// - Throws: `ShardwiseError.nonPositiveSize` for `fixed(n)` with `n < 1`.
-    func maximum() throws(ShardwiseError) -> Int {
+    package func maximum() throws(ShardwiseError) -> Int {
         if LaneContext.isInsideLane { return 1 }
         switch policy {
         case .serial: return 1
@@ -86,7 +86,7 @@ public struct Lanes: Sendable {
 
     /// Runs `body` once per lane index in `0..<count` with this executor; with one lane, on
     /// the caller's thread. Inside `body`, nested sharded calls run serially.
-    func run(count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    package func run(count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         if count == 1 {
             body(0)
             return

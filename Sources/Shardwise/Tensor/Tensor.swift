@@ -53,12 +53,14 @@ public struct Tensor: Sendable, Hashable {
     public var count: Int { scalars.count }
 
     /// Calls `body` with the elements' storage for reading.
-    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+    public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Float>) throws(E) -> R) throws(E) -> R {
         try scalars.withUnsafeBufferPointer(body)
     }
 
     /// Calls `body` with the elements' storage for writing; the shape cannot change.
-    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    public mutating func withUnsafeMutableBufferPointer<R, E: Error>(
+        _ body: (inout UnsafeMutableBufferPointer<Float>) throws(E) -> R
+    ) throws(E) -> R {
         try scalars.withUnsafeMutableBufferPointer(body)
     }
 

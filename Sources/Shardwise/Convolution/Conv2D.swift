@@ -1,0 +1,147 @@
+// The Conv2D layer: a descriptor, its filters packed once, and a sharded forward pass.
+//
+// Forward is one GEMM per group: C[N·OH·OW, Cout/groups] = patches · filter,
+// with bias and activation fused into the GEMM's write-back (no second pass over
+// the output). A 1×1, stride-1, unpadded, undilated convolution's patch matrix
+// is the input itself, so it skips im2col. The planner splits each GEMM among
+// lanes (see Sharding/ShardPlan.swift); the result is bitwise the same for
+// every lane count.
+
+/// A 2-D convolution layer (NHWC input, HWIO filter) with its filters packed for the GEMM.
+///
+/// Immutable after creation: one layer may be called from several threads at once;
+/// each call allocates its own workspace.
+public final class Conv2D: Sendable {
+    /// What the layer computes.
+    public let descriptor: Conv2DDescriptor
+    /// The filter of each group, packed as the GEMM's B: [KH·KW·Cin/groups, Cout/groups].
+    let packedFilters: [PackedMatrix]
+
+    /// Creates the layer and packs its filters.
+    ///
+    /// - Throws: `ShardwiseError.sizeOverflow` if the packed filters' size overflows.
+    public init(_ descriptor: Conv2DDescriptor) throws(ShardwiseError) {
+        self.descriptor = descriptor
+        let d = descriptor
+        let depth = d.kernel.height * d.kernel.width * d.inputChannelsPerGroup
+        var packed: [PackedMatrix] = []
+        for group in 0..<d.groups {
+            let filter = d.filter.scalars
+            let matrix = try filter.withUnsafeBufferPointer { (buffer) throws(ShardwiseError) -> PackedMatrix in
+                let view = StridedMatrix(base: buffer.baseAddress! + group * d.outputChannelsPerGroup,
+                                         rowStride: d.outputChannels, columnStride: 1)
+                return try PackedMatrix(depth: depth, columns: d.outputChannelsPerGroup, source: view)
+            }
+            packed.append(matrix)
+        }
+        packedFilters = packed
+    }
+
+    /// Whether the patch matrix is the input itself (1×1, stride 1, no padding, no dilation, one group).
+    var isPointwise: Bool {
+        let d = descriptor
+        return d.kernel == Size2D(1) && d.strides == Size2D(1) && d.groups == 1
+    }
+
+    /// The GEMM view of one call: rows, columns per group, depth.
+    struct GEMMShape {
+        let geometry: ConvolutionGeometry
+        let rows: Int
+        let columns: Int
+        let depth: Int
+    }
+
+    func gemmShape(forInput shape: [Int]) throws(ShardwiseError) -> GEMMShape {
+        let geometry = try descriptor.geometry(forInput: shape)
+        let outputShape = try descriptor.outputShape(forInput: shape)
+        _ = try CheckedSize.elementCount(of: shape, "input")
+        let rows = try CheckedSize.product(try CheckedSize.product(outputShape[0], outputShape[1], "output rows"),
+                                           outputShape[2], "output rows")
+        let depth = descriptor.kernel.height * descriptor.kernel.width * descriptor.inputChannelsPerGroup
+        return GEMMShape(geometry: geometry, rows: rows, columns: descriptor.outputChannelsPerGroup, depth: depth)
+    }
+
+    /// The plan a call with an input of `shape` would use.
+    ///
+    /// - Throws: what `descriptor.outputShape(forInput:)` throws.
+    public func plan(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> ShardPlan {
+        let s = try gemmShape(forInput: shape)
+        // An output-channel split makes every lane gather the same patches: im2col costs more
+        // per element than a copy, because of the index arithmetic and the padding tests.
+        return try Planner.plan(rows: s.rows, columns: s.columns, depth: s.depth, lanes: lanes, packsB: false,
+                                aPackingCost: isPointwise ? 1 : 2)
+    }
+
+    /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.
+    ///
+    /// It is bounded by lanes × (MC × aPitch + MR × NR) floats whatever the batch size:
+    /// the patch matrix is never materialized.
+    public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
+        let s = try gemmShape(forInput: shape)
+        return GEMM.workspaceBytes(plan: try plan(forInput: shape, lanes: lanes), depth: s.depth, packsB: false)
+    }
+
+    /// Runs the layer on an NHWC `input`.
+    ///
+    /// - Throws: `ShardwiseError.rankMismatch`, `.channelMismatch`, `.kernelLargerThanPaddedInput`,
+    ///   `.sizeOverflow` and what `ConvolutionGeometry` throws.
+    public func callAsFunction(_ input: Tensor, lanes: Lanes = .automatic) throws(ShardwiseError) -> Tensor {
+        var output = try Tensor(shape: try descriptor.outputShape(forInput: input.shape))
+        let shape = input.shape
+        try input.withUnsafeBufferPointer { (source) throws(ShardwiseError) in
+            try output.withUnsafeMutableBufferPointer { (target) throws(ShardwiseError) in
+                try forward(input: source, shape: shape, output: target, lanes: lanes)
+            }
+        }
+        return output
+    }
+
+    /// Runs the layer on caller memory: `input` holds an NHWC tensor of `shape`, `output`
+    /// receives the NHWC result (`descriptor.outputShape(forInput: shape)`).
+    ///
+    /// - Throws: as `callAsFunction(_:lanes:)`, and `.bufferTooShort`. Nothing is written when it throws.
+    public func forward(input: UnsafeBufferPointer<Float>, shape: [Int], output: UnsafeMutableBufferPointer<Float>,
+                        lanes: Lanes = .automatic) throws(ShardwiseError) {
+        let s = try gemmShape(forInput: shape)
+        let inputCount = try CheckedSize.elementCount(of: shape, "input")
+        if input.count < inputCount { throw .bufferTooShort(argument: "input", required: inputCount, actual: input.count) }
+        let outputCount = try CheckedSize.product(s.rows, descriptor.outputChannels, "output")
+        if output.count < outputCount {
+            throw .bufferTooShort(argument: "output", required: outputCount, actual: output.count)
+        }
+        let plan = try self.plan(forInput: shape, lanes: lanes)
+        let d = descriptor
+        let biasBase = d.bias?.scalars
+        try biasBase.withOptionalUnsafeBuffer { (bias) throws(ShardwiseError) in
+            for group in 0..<d.groups {
+                let columnOffset = group * d.outputChannelsPerGroup
+                let epilogue = Epilogue(bias: bias.map { $0.baseAddress! + columnOffset }, activation: d.activation)
+                let c = output.baseAddress! + columnOffset
+                if isPointwise && s.geometry.height.padBefore == 0 && s.geometry.height.padAfter == 0
+                    && s.geometry.width.padBefore == 0 && s.geometry.width.padAfter == 0 {
+                    let a = StridedMatrix(base: input.baseAddress!, rowStride: d.inputChannels, columnStride: 1)
+                    GEMM.run(plan: plan, depth: s.depth, a: a, b: .packed(packedFilters[group]), c: c,
+                             ldc: d.outputChannels, epilogue: epilogue, lanes: lanes)
+                } else {
+                    let a = Im2ColPanelSource(input: input.baseAddress!, inputEnd: input.baseAddress! + inputCount,
+                                              geometry: s.geometry,
+                                              inputChannels: d.inputChannels,
+                                              channelOffset: group * d.inputChannelsPerGroup,
+                                              runLength: d.inputChannelsPerGroup)
+                    GEMM.run(plan: plan, depth: s.depth, a: a, b: .packed(packedFilters[group]), c: c,
+                             ldc: d.outputChannels, epilogue: epilogue, lanes: lanes)
+                }
+            }
+        }
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// Calls `body` with the array's storage, or with nil.
+    func withOptionalUnsafeBuffer<R, E: Error>(_ body: (UnsafeBufferPointer<Float>?) throws(E) -> R) throws(E) -> R {
+        switch self {
+        case .none: return try body(nil)
+        case .some(let array): return try array.withUnsafeBufferPointer { (buffer) throws(E) in try body(buffer) }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+// im2col as packing: convolution patches written straight into A micropanels.
+//
+// Convolution is a GEMM whose A is the patch matrix: one row per output pixel
+// (n, oh, ow), one column per filter tap and input channel (kh, kw, ci) in HWIO
+// order, so that B is the filter reshaped to [KH·KW·Cin, Cout] with no copy of
+// its own. Materializing that matrix costs N·OH·OW·KH·KW·Cin floats (57.8 MB for
+// 8×56×56×64 with a 3×3 filter). Instead the GEMM driver asks this source for one
+// MR × KC micropanel at a time and the patch rows are gathered into it directly;
+// the only buffer is the driver's A block (MC × aPitch floats per lane).
+//
+// In NHWC a patch row is KH·KW runs of Cin contiguous input floats (per group,
+// Cin/groups), so each run is one contiguous copy; taps that fall into the
+// padding are zero-filled runs. A KC block may start or end inside a run.
+
+/// The patch matrix of one group of a convolution, read as an `APanelSource`.
+struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
+    // @unchecked: `input` is the caller's read-only input for the duration of the call.
+    let input: UnsafePointer<Float>
+    /// One past the input's last float: short runs are copied as whole vectors only below it.
+    let inputEnd: UnsafePointer<Float>
+    let geometry: ConvolutionGeometry
+    /// Input channels of the whole input (the NHWC row pitch of a pixel).
+    let inputChannels: Int
+    /// This group's first input channel.
+    let channelOffset: Int
+    /// Input channels per group: the length of one contiguous run.
+    let runLength: Int
+
+    @inline(never)
+    func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
+        let h = geometry.height, w = geometry.width
+        let outputPlane = h.output * w.output
+        // With dilation 1 across the width and one group, the KW taps of one kernel row read
+        // KW·Cin consecutive input floats: a patch row is KH segments, each [zeros][copy][zeros].
+        let segmented = w.dilation == 1 && runLength == inputChannels
+        // Divide once for the first row, then step (image, oh, ow) in raster order.
+        var image = row0 / outputPlane
+        var oh = (row0 % outputPlane) / w.output
+        var ow = row0 % w.output
+        for i in 0..<rows {
+            let imageBase = input + image * h.input * w.input * inputChannels + channelOffset
+            let target = panel + i * Blocking.aPitch
+            if segmented {
+                packSegments(oh: oh, ow: ow, imageBase: imageBase, k0: k0, depth: depth, into: target)
+            } else {
+                packRuns(oh: oh, ow: ow, imageBase: imageBase, k0: k0, depth: depth, into: target)
+            }
+            ow += 1
+            if ow == w.output {
+                ow = 0
+                oh += 1
+                if oh == h.output {
+                    oh = 0
+                    image += 1
+                }
+            }
+        }
+        for i in rows..<Blocking.mr {
+            (panel + i * Blocking.aPitch).update(repeating: 0, count: depth)
+        }
+    }
+
+    /// One patch row, kernel row by kernel row: each is one contiguous copy between zero runs.
+    @inline(__always)
+    private func packSegments(oh: Int, ow: Int, imageBase: UnsafePointer<Float>, k0: Int, depth: Int,
+                              into target: UnsafeMutablePointer<Float>) {
+        let h = geometry.height, w = geometry.width
+        let segment = w.kernel * inputChannels
+        let iw0 = w.inputIndex(output: ow, tap: 0)
+        let ih0 = h.inputIndex(output: oh, tap: 0)
+        let rowPitch = w.input * inputChannels
+        let whole = segment * h.kernel
+        if k0 == 0 && depth == whole && iw0 >= 0 && iw0 + w.kernel <= w.input
+            && ih0 >= 0 && h.inputIndex(output: oh, tap: h.kernel - 1) < h.input {
+            // An interior pixel and the whole depth: KH plain copies, no clipping.
+            var source = imageBase + ih0 * rowPitch + iw0 * inputChannels
+            let step = h.dilation * rowPitch
+            for kh in 0..<h.kernel {
+                copyFloats(from: source, to: target + kh * segment, count: segment)
+                source += step
+            }
+            return
+        }
+        // The columns of a segment that fall inside the input: [copyStart, copyEnd).
+        let copyStart = Swift.max(0, -iw0) * inputChannels
+        let copyEnd = (Swift.min(w.input, iw0 + w.kernel) - iw0) * inputChannels
+        let end = k0 + depth
+        var kh = k0 / segment
+        var from = k0 - kh * segment
+        var out = target
+        while out < target + depth {
+            let to = Swift.min(segment, end - kh * segment)
+            let ih = h.inputIndex(output: oh, tap: kh)
+            if ih < 0 || ih >= h.input || copyStart >= copyEnd {
+                out.update(repeating: 0, count: to - from)
+            } else {
+                let row = imageBase + (ih * w.input + iw0) * inputChannels
+                let a = Swift.min(Swift.max(from, copyStart), to), b = Swift.max(Swift.min(to, copyEnd), a)
+                if a > from { out.update(repeating: 0, count: a - from) }
+                copyFloats(from: row + a, to: out + (a - from), count: b - a)
+                if to > b { (out + (b - from)).update(repeating: 0, count: to - b) }
+            }
+            out += to - from
+            kh += 1
+            from = 0
+        }
+    }
+
+    /// One patch row, tap by tap: each tap is a run of this group's channels, or zeros.
+    @inline(__always)
+    private func packRuns(oh: Int, ow: Int, imageBase: UnsafePointer<Float>, k0: Int, depth: Int,
+                          into target: UnsafeMutablePointer<Float>) {
+        let h = geometry.height, w = geometry.width
+        var target = target
+        var k = k0
+        let end = k0 + depth
+        while k < end {
+            let tap = k / runLength
+            let channel = k - tap * runLength
+            let count = Swift.min(runLength - channel, end - k)
+            let ih = h.inputIndex(output: oh, tap: tap / w.kernel)
+            let iw = w.inputIndex(output: ow, tap: tap % w.kernel)
+            if ih >= 0 && ih < h.input && iw >= 0 && iw < w.input {
+                copyFloats(from: imageBase + (ih * w.input + iw) * inputChannels + channel, to: target, count: count)
+            } else {
+                target.update(repeating: 0, count: count)
+            }
+            target += count
+            k += count
+        }
+    }
+}
+
+extension Im2ColPanelSource {
+    /// Copies `count` floats of the input into a panel row. A run no longer than a vector is
+    /// copied as one whole vector (one load, one store), which may write up to a vector past
+    /// `count`: that lands on positions the caller writes next, or in the row's pitch skew
+    /// (`aPitch - KC` = 16 floats, at least one vector), never in another row.
+    @inline(__always)
+    func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+        if count <= Vector.scalarCount && source + Vector.scalarCount <= inputEnd {
+            let v = UnsafeRawPointer(source).loadUnaligned(as: Vector.self)
+            UnsafeMutableRawPointer(target).storeBytes(of: v, as: Vector.self)
+        } else {
+            target.update(from: source, count: count)
+        }
+    }
+}

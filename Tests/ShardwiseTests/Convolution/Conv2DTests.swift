@@ -1,0 +1,152 @@
+import Testing
+import Shardwise
+import ShardwiseReference
+import ShardwiseTestSupport
+
+/// One convolution case of the test grid.
+struct ConvCase: CustomStringConvertible {
+    var batch = 1, height = 7, width = 7, inputChannels = 3, outputChannels = 5
+    var kernel = Size2D(3), strides = Size2D(1), dilations = Size2D(1)
+    var padding = Padding.same, groups = 1, bias = true, activation = Activation.none
+
+    var description: String {
+        "n=\(batch) h=\(height) w=\(width) c=\(inputChannels) k=\(outputChannels) kernel=\(kernel) "
+            + "stride=\(strides) dilation=\(dilations) pad=\(padding) groups=\(groups) bias=\(bias) act=\(activation)"
+    }
+
+    func descriptor(_ rng: inout SeededGenerator) throws -> Conv2DDescriptor {
+        let filter = try Tensor(shape: [kernel.height, kernel.width, inputChannels / groups, outputChannels],
+                                scalars: rng.floats(kernel.height * kernel.width * inputChannels / groups * outputChannels))
+        let biasTensor = bias ? try Tensor(shape: [outputChannels], scalars: rng.floats(outputChannels)) : nil
+        return try Conv2DDescriptor(filter: filter, bias: biasTensor, strides: strides, padding: padding,
+                                    dilations: dilations, groups: groups, activation: activation)
+    }
+}
+
+/// Runs `c` through `Conv2D` (output poisoned with NaN) at each lane count and through the
+/// reference; returns a failure description, or nil. All lane counts must agree bitwise.
+func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -> String? {
+    var rng = SeededGenerator(seed: seed)
+    let descriptor = try c.descriptor(&rng)
+    let shape = [c.batch, c.height, c.width, c.inputChannels]
+    let input = try Tensor(shape: shape, scalars: rng.floats(shape.reduce(1, *)))
+    let expected = try Reference.conv2D(input: input, descriptor: descriptor)
+    let layer = try Conv2D(descriptor)
+    var first: [Float]?
+    for lane in lanes {
+        var output = [Float](repeating: .nan, count: expected.count)
+        try input.withUnsafeBufferPointer { source in
+            try output.withUnsafeMutableBufferPointer { target in
+                try layer.forward(input: source, shape: shape, output: target, lanes: lane)
+            }
+        }
+        let depth = c.kernel.height * c.kernel.width * c.inputChannels / c.groups
+        let tol = tolerance(depth: depth, magnitude: Float(depth).squareRoot() + 1)
+        if let bad = firstMismatch(output, expected.scalars, tolerance: tol) { return "\(c) seed \(seed): \(bad)" }
+        if let first, first.map(\.bitPattern) != output.map(\.bitPattern) {
+            return "\(c) seed \(seed): lane counts disagree bitwise"
+        }
+        first = output
+    }
+    return nil
+}
+
+@Suite struct Conv2DTests {
+    /// A seeded random walk through the issue's grid; invalid combinations must throw the typed error.
+    @Test func randomGridAgainstReference() throws {
+        var rng = SeededGenerator(seed: 2026)
+        let kernels = [Size2D(1), Size2D(2), Size2D(3), Size2D(5), Size2D(height: 7, width: 1)]
+        let strides = [Size2D(1), Size2D(2), Size2D(3), Size2D(height: 2, width: 1)]
+        let paddings: [Padding] = [.same, .valid, .explicit(top: 1, bottom: 0, left: 2, right: 1)]
+        let activations: [Activation] = [.none, .relu, .relu6, .clamp(min: -0.5, max: 0.75)]
+        var ran = 0
+        for index in 0..<400 {
+            var c = ConvCase()
+            c.batch = [1, 3].randomElement(using: &rng)!
+            c.height = [1, 2, 7, 13].randomElement(using: &rng)!
+            c.width = [1, 2, 7, 13].randomElement(using: &rng)!
+            c.kernel = kernels.randomElement(using: &rng)!
+            c.strides = strides.randomElement(using: &rng)!
+            c.dilations = Size2D([1, 2].randomElement(using: &rng)!)
+            c.padding = paddings.randomElement(using: &rng)!
+            c.activation = activations.randomElement(using: &rng)!
+            c.bias = Bool.random(using: &rng)
+            c.inputChannels = [1, 3, 17].randomElement(using: &rng)!
+            c.outputChannels = [1, 5, 33, 61].randomElement(using: &rng)!
+            switch index % 4 {
+            case 1 where c.inputChannels % 2 == 1:
+                c.inputChannels += 1  // groups 2 needs even channels on both sides
+                c.outputChannels += c.outputChannels % 2
+                c.groups = 2
+            case 2:
+                c.groups = c.inputChannels  // depthwise, channel multiplier 1 or 2
+                c.outputChannels = c.inputChannels * [1, 2].randomElement(using: &rng)!
+            default: break
+            }
+            do {
+                let failure = try checkConv(c, seed: UInt64(index))
+                #expect(failure == nil, "\(failure ?? "")")
+                ran += 1
+            } catch let error as ShardwiseError {
+                guard case .kernelLargerThanPaddedInput = error else {
+                    Issue.record("\(c): unexpected \(error)")
+                    continue
+                }
+            }
+        }
+        #expect(ran > 200)
+    }
+
+    @Test func kernelLargerThanInputUnderSame() throws {
+        var c = ConvCase()
+        c.height = 2; c.width = 3; c.kernel = Size2D(5); c.strides = Size2D(2)
+        #expect(try checkConv(c, seed: 7) == nil)
+    }
+
+    @Test func pointwiseSkipsIm2colAndMatches() throws {
+        var c = ConvCase()
+        c.kernel = Size2D(1); c.inputChannels = 64; c.outputChannels = 70; c.height = 9; c.width = 11; c.batch = 2
+        #expect(try checkConv(c, seed: 8) == nil)
+    }
+
+    @Test func depthBeyondKCWithChannelRunsSplitAcrossBlocks() throws {
+        // K = 5·5·33 = 825 > KC: a KC block boundary falls inside a channel run.
+        var c = ConvCase()
+        c.kernel = Size2D(5); c.inputChannels = 33; c.outputChannels = 40; c.height = 6; c.width = 5
+        #expect(try checkConv(c, seed: 9) == nil)
+    }
+
+    @Test func everyLaneCountGivesTheSameBits() throws {
+        var c = ConvCase()
+        c.batch = 3; c.height = 13; c.width = 11; c.inputChannels = 17; c.outputChannels = 61; c.strides = Size2D(height: 2, width: 1)
+        let lanes: [Lanes] = [.serial] + (1...(2 * Lanes.processorCount + 1)).map { .fixed($0) } + [.automatic]
+        #expect(try checkConv(c, seed: 10, lanes: lanes) == nil)
+    }
+
+    @Test func badInputThrowsAndLeavesOutputUntouched() throws {
+        var rng = SeededGenerator(seed: 11)
+        let layer = try Conv2D(try ConvCase().descriptor(&rng))
+        var output = [Float](repeating: 42, count: 1000)
+        let input = rng.floats(7 * 7 * 4)
+        #expect(throws: ShardwiseError.channelMismatch(argument: "input", expected: 3, actual: 4)) {
+            try input.withUnsafeBufferPointer { i in
+                try output.withUnsafeMutableBufferPointer { o in try layer.forward(input: i, shape: [1, 7, 7, 4], output: o) }
+            }
+        }
+        #expect(throws: ShardwiseError.bufferTooShort(argument: "input", required: 147, actual: 100)) {
+            try input.withUnsafeBufferPointer { i in
+                try output.withUnsafeMutableBufferPointer { o in
+                    try layer.forward(input: UnsafeBufferPointer(rebasing: i[0..<100]), shape: [1, 7, 7, 3], output: o)
+                }
+            }
+        }
+        #expect(throws: ShardwiseError.bufferTooShort(argument: "output", required: 245, actual: 10)) {
+            try input.withUnsafeBufferPointer { i in
+                try output.withUnsafeMutableBufferPointer { o in
+                    try layer.forward(input: i, shape: [1, 7, 7, 3], output: UnsafeMutableBufferPointer(rebasing: o[0..<10]))
+                }
+            }
+        }
+        #expect(output.allSatisfy { $0 == 42 })
+    }
+}
