@@ -23,13 +23,12 @@ func checkGEMM(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: In
     try a.withUnsafeBufferPointer { a in
         try b.withUnsafeBufferPointer { b in
             try c.withUnsafeMutableBufferPointer { c in
-                if packed {
-                    let p = try PackedMatrix(depth: k, columns: n, b: b, ldb: ldb, transposed: transposeB)
-                    try GEMM.multiply(transposeA: transposeA, m: m, alpha: alpha, a: a, lda: lda, b: p, beta: beta,
-                                      c: c, ldc: ldc, bias: biasValues?.withUnsafeBufferPointer { $0 }, activation: activation,
-                                      lanes: lanes)
-                } else {
-                    try biasValues.withOptionalBuffer { bias in
+                try biasValues.withOptionalBuffer { bias in
+                    if packed {
+                        let p = try PackedMatrix(depth: k, columns: n, b: b, ldb: ldb, transposed: transposeB)
+                        try GEMM.multiply(transposeA: transposeA, m: m, alpha: alpha, a: a, lda: lda, b: p, beta: beta,
+                                          c: c, ldc: ldc, bias: bias, activation: activation, lanes: lanes)
+                    } else {
                         try GEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                           a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias,
                                           activation: activation, lanes: lanes)
@@ -43,8 +42,8 @@ func checkGEMM(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: In
     let tol = tolerance(depth: k, magnitude: abs(alpha) * Float(k).squareRoot() + abs(beta) + 1)
     for i in 0..<m {
         if let bad = firstMismatch(c, expected, tolerance: tol, indices: (i * ldc)..<(i * ldc + n)) {
-            return "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) alpha=\(alpha) beta=\(beta) "
-                + "bias=\(bias) act=\(activation) packed=\(packed): \(bad)"
+            return "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) lda=\(lda) ldb=\(ldb) ldc=\(ldc) "
+                + "alpha=\(alpha) beta=\(beta) bias=\(bias) act=\(activation) packed=\(packed): \(bad)"
         }
         if i < m - 1 {
             for j in (i * ldc + n)..<((i + 1) * ldc) where !(c[j].bitPattern == expected[j].bitPattern) {
