@@ -69,12 +69,12 @@ public struct Lanes: Sendable {
     ///
     /// - Throws: `ShardwiseError.nonPositiveSize` for `fixed(n)` with `n < 1`.
     package func maximum() throws(ShardwiseError) -> Int {
+        // Validate first: `fixed(0)` is an error wherever the call is made, inside a lane or not.
+        if case .fixed(let n) = policy, n < 1 { throw .nonPositiveSize(argument: "lanes", value: n) }
         if LaneContext.isInsideLane { return 1 }
         switch policy {
         case .serial: return 1
-        case .fixed(let n):
-            if n < 1 { throw .nonPositiveSize(argument: "lanes", value: n) }
-            return n
+        case .fixed(let n): return n
         case .automatic: return Lanes.processorCount
         }
     }
