@@ -61,6 +61,13 @@ public final class Dense: Sendable {
         let outputShape = try descriptor.outputShape(forInput: shape)
         let batch = outputShape[0]
         let d = descriptor
+        // Checked here, not left to the GEMM, so that the error names this method's arguments.
+        let inputCount = try CheckedSize.elementCount(of: shape, "input")
+        if input.count < inputCount { throw .bufferTooShort(argument: "input", required: inputCount, actual: input.count) }
+        let outputCount = try CheckedSize.elementCount(of: outputShape, "output")
+        if output.count < outputCount {
+            throw .bufferTooShort(argument: "output", required: outputCount, actual: output.count)
+        }
         try d.bias.map(\.scalars).withOptionalUnsafeBuffer { (bias) throws(ShardwiseError) in
             try GEMM.multiply(m: batch, a: input, lda: d.inputs, b: packedWeight, c: output, ldc: d.outputs,
                               bias: bias, activation: d.activation, lanes: lanes)
