@@ -104,7 +104,9 @@ package enum Planner {
         let flops = 2.0 * Double(rows) * Double(columns) * Double(depth)
         var count = maximum
         if lanes.isAutomatic {
-            count = Swift.min(maximum, Swift.max(1, Int(flops / minimumFlopsPerExtraLane)))
+            // Clamp in Double before converting: the FLOP count of a shape that is only planned
+            // (never allocated) can exceed Int.max · 4e6, and Int(_:) of such a Double traps.
+            count = Swift.max(1, Int(Swift.min(flops / minimumFlopsPerExtraLane, Double(maximum))))
         }
         if count <= 1 {
             let why = maximum <= 1 ? "one lane allowed" : "too little work (\(Int(flops)) FLOPs) to pay for a second lane"

@@ -26,6 +26,13 @@ import ShardwiseTestSupport
         for shard in rowPlan.shards.dropLast() { #expect(shard.rows.upperBound % Blocking.mr == 0) }
     }
 
+    /// A shape can be planned without being allocated, so its FLOP count may exceed what `Int`
+    /// holds even after dividing by the per-lane threshold (a regression: converting it trapped).
+    @Test func automaticPlansAShapeWhoseFLOPsOverflowInt() throws {
+        let plan = try Planner.plan(rows: 1 << 40, columns: 1 << 40, depth: 1 << 40, lanes: .automatic, packsB: false)
+        #expect(plan.laneCount == Lanes.processorCount)
+    }
+
     @Test func automaticStaysSerialOnSmallWork() throws {
         let plan = try Planner.plan(rows: 16, columns: 16, depth: 16, lanes: .automatic, packsB: true)
         #expect(plan.strategy == .serial)
