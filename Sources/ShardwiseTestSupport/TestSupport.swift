@@ -63,12 +63,19 @@ public func withEvery<A, B>(_ first: [A], _ second: [B], _ body: (A, B) throws -
 /// One bad argument and the typed error it must produce: a row of a table-driven test,
 /// checked with `#expect(throws: bad.expected) { try bad.attempt() }`. Its description names the
 /// row in the test report.
+///
+/// A row made with `init(_:_:outputCount:_:)` hands its call a caller-style output buffer filled
+/// with `BadInput.sentinel`; `attempt` then also checks that the call left every element of it
+/// untouched, and throws `OutputWritten` (never the expected error) when it did not.
 public struct BadInput: Sendable, CustomStringConvertible {
+    /// The value a row's output buffer holds before the call and must still hold after it.
+    public static let sentinel: Float = -12345.5
+
     /// What is wrong with the argument, in a few words.
     public let description: String
     /// The error `attempt` must throw.
     public let expected: ShardwiseError
-    /// The call with the bad argument.
+    /// The call with the bad argument (and, for rows with an output, the check that it wrote nothing).
     public let attempt: @Sendable () throws -> Void
 
     /// Creates a row: `description`, the `expected` error, and the call that must throw it.
@@ -77,4 +84,28 @@ public struct BadInput: Sendable, CustomStringConvertible {
         self.expected = expected
         self.attempt = attempt
     }
+
+    /// Creates a row whose call writes into a caller's buffer: `attempt` receives `outputCount`
+    /// floats set to `sentinel` (it may pass a shorter slice of them) and must leave them all as they were.
+    public init(_ description: String, _ expected: ShardwiseError, outputCount: Int,
+                _ attempt: @escaping @Sendable (UnsafeMutableBufferPointer<Float>) throws -> Void) {
+        self.init(description, expected) {
+            var output = [Float](repeating: BadInput.sentinel, count: outputCount)
+            let result = Result { try output.withUnsafeMutableBufferPointer { try attempt($0) } }
+            if let index = output.firstIndex(where: { $0.bitPattern != BadInput.sentinel.bitPattern }) {
+                throw OutputWritten(index: index, value: output[index])
+            }
+            try result.get()
+        }
+    }
+}
+
+/// Thrown by a `BadInput` row whose call wrote into its output buffer before (or instead of) throwing.
+public struct OutputWritten: Error, CustomStringConvertible {
+    /// The first element that no longer holds the sentinel.
+    public let index: Int
+    /// What was written there.
+    public let value: Float
+    /// Names the element and its new value.
+    public var description: String { "the output was written at element \(index) (now \(value))" }
 }
