@@ -52,7 +52,8 @@ public struct Lanes: Sendable {
     public static let automatic = Lanes(policy: .automatic, executor: DispatchLaneExecutor())
 
     /// Exactly `count` lanes where the work divides that finely (the plan may use fewer
-    /// when there are fewer units of work than lanes); `count` below one is an error at call time.
+    /// when there are fewer units of work than lanes, and never more than 4,096); `count`
+    /// below one is an error at call time.
     public static func fixed(_ count: Int) -> Lanes {
         Lanes(policy: .fixed(count), executor: DispatchLaneExecutor())
     }
@@ -74,10 +75,15 @@ public struct Lanes: Sendable {
         if LaneContext.isInsideLane { return 1 }
         switch policy {
         case .serial: return 1
-        case .fixed(let n): return n
-        case .automatic: return Lanes.processorCount
+        case .fixed(let n): return Swift.min(n, Lanes.limit)
+        case .automatic: return Swift.min(Lanes.processorCount, Lanes.limit)
         }
     }
+
+    /// The most lanes any plan uses. A plan holds one shard per lane, and a shape can be planned
+    /// without being allocated (`Conv2D.plan(forInput:)`), so without a cap `fixed(Int.max)` on a
+    /// huge planned shape asked for billions of shards and aborted on the allocation.
+    package static let limit = 4096
 
     /// The active processor count.
     public static var processorCount: Int {

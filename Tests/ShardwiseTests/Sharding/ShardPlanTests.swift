@@ -33,6 +33,15 @@ import ShardwiseTestSupport
         #expect(plan.laneCount == Lanes.processorCount)
     }
 
+    /// A huge fixed lane count is capped: planning a huge (never allocated) shape with it used to
+    /// ask for one shard per row tile, billions of them, and abort on the allocation.
+    @Test func hugeFixedLaneCountsAreCapped() throws {
+        let plan = try Planner.plan(rows: 1 << 50, columns: 1, depth: 1, lanes: .fixed(Int.max), packsB: false)
+        #expect(plan.laneCount == Lanes.limit)
+        let dense = try Dense(try DenseDescriptor(weight: try Tensor(shape: [6, 5], repeating: 1)))
+        #expect(try dense.plan(forInput: [1 << 50, 6], lanes: .fixed(1 << 40)).laneCount == Lanes.limit)
+    }
+
     @Test func automaticStaysSerialOnSmallWork() throws {
         let plan = try Planner.plan(rows: 16, columns: 16, depth: 16, lanes: .automatic, packsB: true)
         #expect(plan.strategy == .serial)
