@@ -8,7 +8,6 @@
 // sanitizer watches the same run.
 
 import Dispatch
-import Synchronization
 import Testing
 import Shardwise
 import ShardwiseTestSupport
@@ -17,16 +16,15 @@ import ShardwiseTestSupport
     static let calls = 8
 
     /// Runs `call` on each input from `calls` threads at once, then compares each result with `call(input, .serial)`.
-    func expectConcurrentCallsMatchSerial(_ inputs: [Tensor], _ call: @Sendable (Tensor, Lanes) throws -> Tensor) throws {
+    func expectConcurrentCallsMatchSerial(_ inputs: [Tensor], _ call: @Sendable (Tensor, Lanes) throws(ShardwiseError) -> Tensor) throws {
         let expected = try inputs.map { try call($0, .serial) }
-        let results = Mutex<[Int: Result<Tensor, any Error>]>([:])
+        let results = Recorder<(index: Int, result: Result<Tensor, ShardwiseError>)>()
         DispatchQueue.concurrentPerform(iterations: inputs.count) { index in
-            let result = Result { try call(inputs[index], .fixed(2)) }
-            results.withLock { $0[index] = result }
+            results.record((index, Result { () throws(ShardwiseError) in try call(inputs[index], .fixed(2)) }))
         }
+        let byIndex = Dictionary(uniqueKeysWithValues: results.values.map { ($0.index, $0.result) })
         for index in inputs.indices {
-            let result = try #require(results.withLock { $0[index] })
-            let actual = try result.get()
+            let actual = try #require(byIndex[index]).get()
             #expect(actual.shape == expected[index].shape, "call \(index)")
             #expect(actual.scalars.map(\.bitPattern) == expected[index].scalars.map(\.bitPattern), "call \(index)")
         }
@@ -38,7 +36,7 @@ import ShardwiseTestSupport
         c.inputChannels = 16; c.outputChannels = 40; c.strides = Size2D(height: 2, width: 1); c.activation = .relu
         let layer = try Conv2D(try c.descriptor(&rng))
         let inputs = try (0..<Self.calls).map { _ in try Tensor(shape: [2, 15, 13, 16], scalars: rng.floats(2 * 15 * 13 * 16)) }
-        try expectConcurrentCallsMatchSerial(inputs) { input, lanes in try layer(input, lanes: lanes) }
+        try expectConcurrentCallsMatchSerial(inputs) { (input, lanes) throws(ShardwiseError) in try layer(input, lanes: lanes) }
     }
 
     @Test func oneDenseFromEightThreads() throws {
@@ -47,6 +45,6 @@ import ShardwiseTestSupport
         let layer = try Dense(try DenseDescriptor(weight: weight, bias: try Tensor(shape: [70], scalars: rng.floats(70)),
                                                   activation: .relu6))
         let inputs = try (0..<Self.calls).map { _ in try Tensor(shape: [37, 300], scalars: rng.floats(37 * 300)) }
-        try expectConcurrentCallsMatchSerial(inputs) { input, lanes in try layer(input, lanes: lanes) }
+        try expectConcurrentCallsMatchSerial(inputs) { (input, lanes) throws(ShardwiseError) in try layer(input, lanes: lanes) }
     }
 }

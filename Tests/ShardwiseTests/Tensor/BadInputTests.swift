@@ -5,7 +5,6 @@
 // thrown at the same entry points live in Fuzz/IntegerFuzzTests.swift.
 
 import Testing
-import Synchronization
 import Shardwise
 import ShardwiseTestSupport
 
@@ -478,7 +477,7 @@ func denseForward(_ layer: Dense, shape: [Int], inputCount: Int = 12, output: Un
     /// `fixed(0)` is an error inside a lane too, where every call runs on one lane (a regression:
     /// the inside-lane shortcut used to return one lane before checking the count).
     @Test func fixedZeroLanesThrowsInsideALane() {
-        let errors = Mutex<[ShardwiseError?]>([])
+        let errors = Recorder<ShardwiseError?>()
         Lanes.fixed(2).run(count: 2) { _ in
             var c = [Float](repeating: BadInput.sentinel, count: 6)
             let error = c.withUnsafeMutableBufferPointer { c -> ShardwiseError? in
@@ -489,9 +488,9 @@ func denseForward(_ layer: Dense, shape: [Int], inputCount: Int = 12, output: Un
                     return error as? ShardwiseError
                 }
             }
-            errors.withLock { $0.append(error) }
+            errors.record(error)
         }
-        #expect(errors.withLock { $0 } == [.nonPositiveSize(argument: "lanes", value: 0), .nonPositiveSize(argument: "lanes", value: 0)])
+        #expect(errors.values == [.nonPositiveSize(argument: "lanes", value: 0), .nonPositiveSize(argument: "lanes", value: 0)])
     }
 
     @Test func clampWithNaNBoundThrows() {
