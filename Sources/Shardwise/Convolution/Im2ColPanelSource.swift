@@ -124,7 +124,9 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
                 let row = imageBase + (ih * w.input + iw0) * inputChannels
                 let a = Swift.min(Swift.max(from, copyStart), to), b = Swift.max(Swift.min(to, copyEnd), a)
                 if a > from { out.update(repeating: 0, count: a - from) }
-                copyFloats(from: row + a, to: out + (a - from), count: b - a)
+                // When the window ends before the first in-bounds column (a == b == to < copyStart),
+                // `row + a` lies before the image: copy nothing rather than a whole vector from there.
+                if b > a { copyFloats(from: row + a, to: out + (a - from), count: b - a) }
                 if to > b { (out + (b - from)).update(repeating: 0, count: to - b) }
             }
             out += to - from

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Testing
 import Shardwise
 import ShardwiseReference
@@ -121,6 +126,33 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
         c.batch = 3; c.height = 13; c.width = 11; c.inputChannels = 17; c.outputChannels = 61; c.strides = Size2D(height: 2, width: 1)
         let lanes: [Lanes] = [.serial] + (1...(2 * Lanes.processorCount + 1)).map { .fixed($0) } + [.automatic]
         #expect(try checkConv(c, seed: 10, lanes: lanes) == nil)
+    }
+
+    /// The input starts right after an inaccessible page, so any read before its first element
+    /// faults. A regression (found by the address sanitizer): when a KC block ended inside a kernel
+    /// row before the row's first in-bounds column, im2col made a zero-length copy from before the
+    /// image, which its whole-vector path read as 16 floats.
+    @Test func neverReadsBeforeTheInput() throws {
+        var c = ConvCase()
+        c.height = 2; c.width = 2; c.kernel = Size2D(5); c.inputChannels = 22; c.outputChannels = 3
+        c.padding = .explicit(top: 4, bottom: 0, left: 4, right: 0)  // depth 5·5·22 = 550: a KC block ends in kernel row 4
+        var rng = SeededGenerator(seed: 12)
+        let descriptor = try c.descriptor(&rng)
+        let shape = [1, 2, 2, 22]
+        let input = try Tensor(shape: shape, scalars: rng.floats(88))
+        let expected = try Reference.conv2D(input: input, descriptor: descriptor)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mapping = try #require(mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        try #require(mapping != MAP_FAILED)
+        defer { munmap(mapping, 2 * page) }
+        try #require(mprotect(mapping, page, PROT_NONE) == 0)
+        let guarded = UnsafeMutableBufferPointer(start: (mapping + page).bindMemory(to: Float.self, capacity: 88), count: 88)
+        _ = guarded.initialize(from: input.scalars)
+        var output = [Float](repeating: .nan, count: expected.count)
+        try output.withUnsafeMutableBufferPointer { target in
+            try Conv2D(descriptor).forward(input: UnsafeBufferPointer(guarded), shape: shape, output: target, lanes: .serial)
+        }
+        #expect(firstMismatch(output, expected.scalars, tolerance: tolerance(depth: 550, magnitude: 25)) == nil)
     }
 
     @Test func badInputThrowsAndLeavesOutputUntouched() throws {
