@@ -93,6 +93,12 @@ package enum Planner {
     /// second lane starts 15–60 µs late here (SWIFT-SIMD.md), about 2–7 MFLOP at this machine's speed.
     package static let minimumFlopsPerExtraLane = 4_000_000.0
 
+    /// `x` as a whole number for a plan's reason: digits while it fits in `Int`, else Double's own spelling
+    /// (`Int(_:)` traps beyond Int.max, and a planned shape's counts can get there).
+    static func whole(_ x: Double) -> String {
+        x < 0x1p63 ? String(Int(x)) : String(x)
+    }
+
     /// Plans a GEMM-shaped output of `rows × columns` over `depth`.
     ///
     /// - Parameters:
@@ -109,7 +115,7 @@ package enum Planner {
             count = Swift.max(1, Int(Swift.min(flops / minimumFlopsPerExtraLane, Double(maximum))))
         }
         if count <= 1 {
-            let why = maximum <= 1 ? "one lane allowed" : "too little work (\(Int(flops)) FLOPs) to pay for a second lane"
+            let why = maximum <= 1 ? "one lane allowed" : "too little work (\(whole(flops)) FLOPs) to pay for a second lane"
             return .split(rows: rows, columns: columns, lanes: 1, strategy: .serial, reason: why)
         }
         let rowUnits = (rows + Blocking.mr - 1) / Blocking.mr
@@ -121,13 +127,13 @@ package enum Planner {
         let rowsBalance = rowUnits >= count, columnsBalance = columnUnits >= count
         if rowsBalance && (rowSplitWaste <= columnSplitWaste || !columnsBalance) {
             return .split(rows: rows, columns: columns, lanes: count, strategy: .rows,
-                          reason: "rows split: \(rowUnits) row tiles; duplicates \(Int(rowSplitWaste)) packed B elements "
-                              + "against \(Int(columnSplitWaste)) for a column split")
+                          reason: "rows split: \(rowUnits) row tiles; duplicates \(whole(rowSplitWaste)) packed B elements "
+                              + "against \(whole(columnSplitWaste)) for a column split")
         }
         if columnsBalance {
             return .split(rows: rows, columns: columns, lanes: count, strategy: .outputChannels,
-                          reason: "output-channel split: \(columnUnits) column tiles; duplicates \(Int(columnSplitWaste)) "
-                              + "packed A elements against \(Int(rowSplitWaste)) for a row split")
+                          reason: "output-channel split: \(columnUnits) column tiles; duplicates \(whole(columnSplitWaste)) "
+                              + "packed A elements against \(whole(rowSplitWaste)) for a row split")
         }
         let strategy: ShardStrategy = rowUnits >= columnUnits ? .rows : .outputChannels
         return .split(rows: rows, columns: columns, lanes: count, strategy: strategy,

@@ -42,6 +42,15 @@ import ShardwiseTestSupport
         #expect(try dense.plan(forInput: [1 << 50, 6], lanes: .fixed(1 << 40)).laneCount == Lanes.limit)
     }
 
+    /// A plan's reason spells its FLOP and packing counts; for a huge planned shape they exceed
+    /// Int.max (a regression: converting them trapped in debug and printed garbage under -Ounchecked).
+    @Test func reasonsSpellCountsBeyondIntMax() throws {
+        for lanes in [Lanes.serial, .fixed(64)] {
+            let plan = try Planner.plan(rows: 1 << 40, columns: 1 << 40, depth: 1 << 40, lanes: lanes, packsB: true)
+            #expect(!plan.reason.contains("-"), "\(plan.reason)")
+        }
+    }
+
     @Test func automaticStaysSerialOnSmallWork() throws {
         let plan = try Planner.plan(rows: 16, columns: 16, depth: 16, lanes: .automatic, packsB: true)
         #expect(plan.strategy == .serial)
