@@ -2,6 +2,21 @@
 // final table, and a JSON document (a tiny emitter of our own; no Foundation).
 //
 // JSON fields are a contract that later work extends: never rename or drop one.
+//
+//   machine  cores, peak_gflops_per_lane (single-thread FMA loop), target_cpu
+//            (SHARDWISE_TARGET_CPU or "native"), isa (compiled: avx512|avx2|baseline),
+//            peak_gflops_all_lanes, copy_gbytes_per_s (read + write bytes), peak_loop,
+//            quick, shapes_file
+//   results  one object per case and lane setting:
+//            op, case (canonical text), lanes (lanes given: n, or every core for auto),
+//            strategy (the plan's), median_ms, gflops, peak_fraction (gflops over
+//            peak_gflops_per_lane × lanes), max_rel_error, verified, workspace_bytes,
+//            source_line (--shapes line, else null), bitwise_equal_across_lanes (against
+//            the case's first lane setting; null with one setting), gbytes_per_s (skinny
+//            GEMM-shaped cases only: M = 1 or N ≤ 16, else null);
+//            extras: lanes_setting ("2" or "auto"), lanes_used (the plan's), plan (its
+//            description), flops, verification (full|sampled), verification_detail,
+//            tolerance, min_ms, max_ms, repetitions, calls_per_repetition, error.
 
 import Shardwise
 
