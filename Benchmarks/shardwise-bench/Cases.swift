@@ -88,6 +88,14 @@ struct BenchCase: Sendable {
         }
     }
 
+    /// The seed of the case's operands: FNV-1a of its canonical text, so a case gets the same
+    /// data whatever else runs (a `--filter` rerun of a failure sees the same numbers).
+    var seed: UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in canonical.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return hash
+    }
+
     /// A compact label for the table and the chart: `gemm 512×3072×768`, `conv 32×28×28×32 5×5→32 same`.
     var label: String {
         switch operation {

@@ -87,7 +87,7 @@ Console.say("cases: \(cases.count) × lanes [\(options.lanes.map(\.label).joined
 
 var results: [CaseResult] = []
 let total = cases.count * options.lanes.count
-for (caseIndex, benchCase) in cases.enumerated() {
+for benchCase in cases {
     // validate() passed, so the geometry resolves.
     let flops = (try? benchCase.flops()) ?? 0
     func result(_ setting: LaneSetting) -> CaseResult {
@@ -100,7 +100,7 @@ for (caseIndex, benchCase) in cases.enumerated() {
 
     let workload: any Workload, reference: ReferenceCheck
     do {
-        workload = try makeWorkload(benchCase, seed: 0x5EED_0000 &+ UInt64(caseIndex))
+        workload = try makeWorkload(benchCase, seed: benchCase.seed)
         reference = try workload.reference(budget: referenceBudget)
     } catch {
         for setting in options.lanes {
