@@ -79,7 +79,7 @@ struct Options {
           --shapes FILE      read the cases from FILE instead of the built-in suite
           --json PATH        write the machine block and every result as JSON
           --svg PATH         write a chart of GFLOP/s per case and lane count, peaks drawn
-          --list             print the selected cases (canonical text) and exit
+          --list             print the selected cases (canonical text, a valid shapes file) and exit
           --help             this text
 
         shapes file: one case per line, key=value pairs separated by spaces, '#' comments:
