@@ -29,6 +29,19 @@ package struct Epilogue: @unchecked Sendable {
 
     var clamps: Bool { lower != -.infinity || upper != .infinity }
 
+    /// The last steps on a vector of finished outputs for `count` columns from `column`:
+    /// add the bias, then clamp.
+    @inline(__always)
+    package func finish(_ value: Vector, column: Int, count: Int) -> Vector {
+        var t = value
+        if let bias { t = t + loadPartial(bias + column, count) }
+        if clamps {
+            t = t.replacing(with: Vector(repeating: lower), where: t .< Vector(repeating: lower))
+            t = t.replacing(with: Vector(repeating: upper), where: t .> Vector(repeating: upper))
+        }
+        return t
+    }
+
     /// The whole epilogue on one finished scalar (a one-phase write-back, for paths that
     /// finish each output at once): the same operations, in the same order, as `writeBack`.
     /// `old` is read only when beta is non-zero.
@@ -54,16 +67,18 @@ package struct DepthPhase {
     package var last: Bool
 }
 
+/// The first `count` floats at `source` in a vector, zeros after; reads nothing past `count`.
 @inline(__always)
-private func loadPartial(_ source: UnsafePointer<Float>, _ count: Int) -> Vector {
+package func loadPartial(_ source: UnsafePointer<Float>, _ count: Int) -> Vector {
     if count == Vector.scalarCount { return UnsafeRawPointer(source).loadUnaligned(as: Vector.self) }
     var v = Vector()
     for l in 0..<count { v[l] = source[l] }
     return v
 }
 
+/// Stores the first `count` lanes of `v` at `target`; writes nothing past `count`.
 @inline(__always)
-private func storePartial(_ v: Vector, _ target: UnsafeMutablePointer<Float>, _ count: Int) {
+package func storePartial(_ v: Vector, _ target: UnsafeMutablePointer<Float>, _ count: Int) {
     if count == Vector.scalarCount {
         UnsafeMutableRawPointer(target).storeBytes(of: v, as: Vector.self)
         return
@@ -77,9 +92,6 @@ package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: U
                        column0: Int, epilogue: Epilogue, phase: DepthPhase) {
     let width = Vector.scalarCount
     let alpha = epilogue.alpha, beta = epilogue.beta
-    let addBias = phase.last && epilogue.bias != nil
-    let clamps = phase.last && epilogue.clamps
-    let lower = Vector(repeating: epilogue.lower), upper = Vector(repeating: epilogue.upper)
     for i in 0..<rows {
         let cRow = c + i * ldc
         let tileRow = tile + i * Blocking.nr
@@ -94,11 +106,7 @@ package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: U
                 let old = loadPartial(cRow + j, count)
                 t = t + (beta == 1 ? old : old * beta)
             }
-            if addBias { t = t + loadPartial(epilogue.bias! + column0 + j, count) }
-            if clamps {
-                t = t.replacing(with: lower, where: t .< lower)
-                t = t.replacing(with: upper, where: t .> upper)
-            }
+            if phase.last { t = epilogue.finish(t, column: column0 + j, count: count) }
             storePartial(t, cRow + j, count)
             j += width
         }

@@ -157,15 +157,16 @@ package enum Planner {
     ///   - packsB: whether each lane packs B itself (false when B is pre-packed weights).
     ///   - aPackingCost: relative cost of packing one element of A (im2col costs more than a copy).
     /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
+    ///   - allowsColumnSplit: false for kernels that can only split rows.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
-                             aPackingCost: Double = 1) throws(ShardwiseError) -> ShardPlan {
+                             aPackingCost: Double = 1, allowsColumnSplit: Bool = true) throws(ShardwiseError) -> ShardPlan {
         let maximum = try lanes.maximum()
         let rowUnits = (rows + Blocking.mr - 1) / Blocking.mr
         let columnUnits = (columns + Blocking.nr - 1) / Blocking.nr
         let laneCounts = lanes.isAutomatic ? Array(1...maximum) : [maximum]
         var estimates: [PlanEstimate] = []
         for count in laneCounts {
-            for strategy in count == 1 ? [ShardStrategy.serial] : [.rows, .outputChannels] {
+            for strategy in count == 1 ? [ShardStrategy.serial] : allowsColumnSplit ? [.rows, .outputChannels] : [.rows] {
                 let units = strategy == .rows ? rowUnits : columnUnits
                 if count > 1 && units < count { continue }
                 let share = Double((units + count - 1) / count) / Double(units)
@@ -180,7 +181,7 @@ package enum Planner {
         }
         guard let best = estimates.min(by: { $0.seconds < $1.seconds }) else {
             // Fewer tiles than the fixed lane count along both axes: split the longer one.
-            let strategy: ShardStrategy = rowUnits >= columnUnits ? .rows : .outputChannels
+            let strategy: ShardStrategy = rowUnits >= columnUnits || !allowsColumnSplit ? .rows : .outputChannels
             return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy)
         }
         return .split(rows: rows, columns: columns, lanes: best.lanes, strategy: best.strategy, estimates: estimates)

@@ -123,6 +123,17 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
         #expect(try checkConv(c, seed: 10, lanes: lanes) == nil)
     }
 
+    @Test func depthwiseDirectKernelAgreesAcrossLanes() throws {
+        for channels in [1, 7, 16, 37] {
+            var c = ConvCase()
+            c.batch = 2; c.height = 9; c.width = 11; c.inputChannels = channels; c.outputChannels = channels
+            c.groups = channels; c.kernel = Size2D(3); c.strides = Size2D(height: 1, width: 2)
+            c.activation = .relu6
+            let lanes: [Lanes] = [.serial] + (1...(2 * Lanes.processorCount + 1)).map { .fixed($0) }
+            #expect(try checkConv(c, seed: UInt64(channels), lanes: lanes) == nil)
+        }
+    }
+
     @Test func badInputThrowsAndLeavesOutputUntouched() throws {
         var rng = SeededGenerator(seed: 11)
         let layer = try Conv2D(try ConvCase().descriptor(&rng))
