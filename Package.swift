@@ -38,7 +38,7 @@ enum VectorISA { case avx512, avx2, baseline }
 
 func nativeISA() -> VectorISA {
     #if arch(x86_64)
-    guard let file = fopen("/proc/cpuinfo", "r") else { return .avx2 }
+    guard let file = fopen("/proc/cpuinfo", "r") else { return .baseline }
     defer { fclose(file) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)

@@ -208,6 +208,10 @@ enum BuiltInSuite {
         op=conv n=1 h=56 w=56 c=64 kh=1 kw=1 k=256 pad=same
         op=conv n=1 h=56 w=56 c=128 kh=3 kw=3 k=128 stride=2 pad=same
 
+        # Depthwise (MobileNet-style, direct kernel), groups = channels
+        op=conv n=1 h=112 w=112 c=32 kh=3 kw=3 k=32 pad=same groups=32
+        op=conv n=8 h=28 w=28 c=256 kh=3 kw=3 k=256 stride=2 pad=same groups=256
+
         # The article's classifier: 28·28·32 features to 10 classes
         op=dense batch=32 in=25088 out=10
         """
@@ -219,6 +223,7 @@ enum BuiltInSuite {
         op=conv n=8 h=28 w=28 c=1 kh=5 kw=5 k=32 pad=same
         op=conv n=8 h=28 w=28 c=32 kh=5 kw=5 k=32 pad=same
         op=dense batch=32 in=6272 out=10
+        op=conv n=1 h=56 w=56 c=32 kh=3 kw=3 k=32 pad=same groups=32
         """
 }
 
