@@ -52,6 +52,8 @@ struct Options {
     var svgPath: String?
     /// Print the selected cases and exit, measuring nothing.
     var listOnly = false
+    /// `--explain`: print each case's plan for each lane setting (the planner's candidates) and exit.
+    var explainOnly = false
     /// Print the usage and exit.
     var helpRequested = false
 
@@ -80,6 +82,8 @@ struct Options {
           --json PATH        write the machine block and every result as JSON
           --svg PATH         write a chart of GFLOP/s per case and lane count, peaks drawn
           --list             print the selected cases (canonical text, a valid shapes file) and exit
+          --explain          print the plan chosen for each case and lane setting, with the
+                             planner's estimate for every candidate, and exit (nothing is timed)
           --help             this text
 
         shapes file: one case per line, key=value pairs separated by spaces, '#' comments:
@@ -113,6 +117,7 @@ struct Options {
             switch flag {
             case "--quick": options.quick = true
             case "--list": options.listOnly = true
+            case "--explain": options.explainOnly = true
             case "--help", "-h": options.helpRequested = true
             case "--filter": options.filter = try value(for: flag, inline: inline)
             case "--shapes": options.shapesPath = try value(for: flag, inline: inline)
@@ -121,7 +126,7 @@ struct Options {
             case "--lanes": options.lanes = try parseLanes(try value(for: flag, inline: inline))
             default: throw UsageError(message: "unknown argument '\(argument)'")
             }
-            if inline != nil && ["--quick", "--list", "--help"].contains(flag) {
+            if inline != nil && ["--quick", "--list", "--explain", "--help"].contains(flag) {
                 throw UsageError(message: "\(flag) takes no value")
             }
             index += 1

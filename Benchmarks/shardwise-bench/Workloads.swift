@@ -92,13 +92,11 @@ final class GEMMWorkload: Workload {
     }
 
     func plan(_ lanes: Lanes) throws(ShardwiseError) -> ShardPlan {
-        // GEMM has no public plan query; the bench shares the package, so it asks the planner
-        // exactly as `GEMM.multiply` does.
-        try Planner.plan(rows: shape.m, columns: shape.n, depth: shape.k, lanes: lanes, packsB: true)
+        try GEMM.plan(m: shape.m, n: shape.n, k: shape.k, lanes: lanes)
     }
 
     func workspaceBytes(_ lanes: Lanes) throws(ShardwiseError) -> Int {
-        GEMM.workspaceBytes(plan: try plan(lanes), depth: shape.k, packsB: true)
+        try GEMM.workspaceBytes(m: shape.m, n: shape.n, k: shape.k, lanes: lanes)
     }
 
     func run(_ lanes: Lanes) throws(ShardwiseError) {

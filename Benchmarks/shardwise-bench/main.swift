@@ -54,6 +54,20 @@ if options.listOnly {
     for benchCase in cases { Console.say(benchCase.canonical) }
     Console.finish(0)
 }
+if options.explainOnly {
+    for benchCase in cases {
+        Console.say(benchCase.canonical)
+        for setting in options.lanes {
+            do {
+                let plan = try makeWorkload(benchCase, seed: benchCase.seed).plan(setting.lanes)
+                Console.say("  lanes \(setting): " + plan.explain().split(separator: "\n").joined(separator: "\n    "))
+            } catch {
+                Console.fail("\(benchCase.origin): \(error)", code: 2)
+            }
+        }
+    }
+    Console.finish(0)
+}
 
 // MARK: - 2. The machine
 

@@ -36,7 +36,7 @@ public enum GEMM {
                      b: b.count, ldb: ldb, c: c.count, ldc: ldc, bias: bias?.count, activation: activation)
         let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
         let bView = StridedMatrix(base: b.baseAddress!, rowStride: transposeB ? 1 : ldb, columnStride: transposeB ? ldb : 1)
-        let plan = try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: true)
+        let plan = try plan(m: m, n: n, k: k, lanes: lanes)
         run(plan: plan, depth: k, a: aView, b: .strided(bView), c: c.baseAddress!, ldc: ldc,
             epilogue: Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation), lanes: lanes)
     }
@@ -72,6 +72,25 @@ public enum GEMM {
         let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
         let plan = try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false)
         run(plan: plan, depth: k, a: aView, b: .packed(b), c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
+    }
+
+    /// The plan `multiply(transposeA:transposeB:m:n:k:…)` would use for an `m × n × k` product.
+    ///
+    /// - Throws: `ShardwiseError.nonPositiveSize` for a size below one or `Lanes.fixed(n)` with `n < 1`.
+    public static func plan(m: Int, n: Int, k: Int, lanes: Lanes = .automatic) throws(ShardwiseError) -> ShardPlan {
+        for (name, value) in [("m", m), ("n", n), ("k", k)] where value < 1 {
+            throw .nonPositiveSize(argument: name, value: value)
+        }
+        return try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: true)
+    }
+
+    /// Bytes of workspace `multiply(transposeA:transposeB:m:n:k:…)` uses for an `m × n × k`
+    /// product, over all the lanes of its plan (each lane's share is bounded by the blocking
+    /// table: at most MC × aPitch + KC × NC floats, whatever the sizes).
+    ///
+    /// - Throws: as `plan(m:n:k:lanes:)`.
+    public static func workspaceBytes(m: Int, n: Int, k: Int, lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
+        workspaceBytes(plan: try plan(m: m, n: n, k: k, lanes: lanes), depth: k, packsB: true)
     }
 
     /// Runs `plan`: each lane computes its block of C with its own workspace.

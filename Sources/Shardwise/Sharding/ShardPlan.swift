@@ -18,6 +18,9 @@ public enum ShardStrategy: String, Sendable, Hashable, CustomStringConvertible {
     case outputChannels = "output-channels"
     /// Lanes own ranges of output rows (batch × spatial positions).
     case rows
+    /// Lanes own blocks of a rows × columns grid: each packs only its rows of A and its
+    /// columns of B, the least duplicated packing when there are many lanes.
+    case grid
 
     /// The strategy's name as the benchmark prints it.
     public var description: String { rawValue }
@@ -45,7 +48,7 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
 
     /// Why the planner chose this plan, in one sentence.
     public var reason: String {
-        guard let chosen = estimates.first(where: { $0.strategy == strategy && $0.lanes == laneCount }) else {
+        guard let chosen = estimates.first(where: isChosen) else {
             return "fixed by the caller"
         }
         let others = estimates.filter { $0 != chosen }
@@ -62,10 +65,16 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     public func explain() -> String {
         var lines = ["\(strategy) × \(laneCount) lanes"]
         for estimate in estimates.sorted(by: { $0.seconds < $1.seconds }) {
-            let chosen = estimate.strategy == strategy && estimate.lanes == laneCount
+            let chosen = isChosen(estimate)
             lines.append("\(chosen ? "→" : " ") \(estimate)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Whether `estimate` describes this plan.
+    private func isChosen(_ estimate: PlanEstimate) -> Bool {
+        estimate.lanes == laneCount && estimate.rowParts * estimate.columnParts == laneCount
+            && estimate.rowParts == Set(shards.map(\.rows)).count
     }
 
     package init(strategy: ShardStrategy, shards: [LaneShard], estimates: [PlanEstimate] = []) {
@@ -74,20 +83,34 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
         self.estimates = estimates
     }
 
-    /// Splits `rows × columns` into `lanes` blocks along one axis, in whole units of MR rows or
-    /// NR columns, as evenly as whole units allow. Fewer lanes are used when there are fewer
-    /// units than lanes.
+    /// Splits `rows × columns` into `lanes` blocks by `strategy` (a grid takes the most nearly
+    /// square factorization of `lanes`), in whole units of MR rows or NR columns, as evenly as
+    /// whole units allow. Fewer lanes are used when there are fewer units than lanes.
     package static func split(rows: Int, columns: Int, lanes: Int, strategy: ShardStrategy,
                               estimates: [PlanEstimate] = []) -> ShardPlan {
-        let extent = strategy == .rows ? rows : columns
-        let unit = strategy == .rows ? Blocking.mr : Blocking.nr
-        let ranges = evenRanges(extent: extent, unit: unit, parts: strategy == .serial ? 1 : lanes)
-        let shards = ranges.map { range in
-            strategy == .rows ? LaneShard(rows: range, columns: 0..<columns)
-                : strategy == .outputChannels ? LaneShard(rows: 0..<rows, columns: range)
-                : LaneShard(rows: 0..<rows, columns: 0..<columns)
+        switch strategy {
+        case .serial: return grid(rows: rows, columns: columns, rowParts: 1, columnParts: 1, estimates: estimates)
+        case .rows: return grid(rows: rows, columns: columns, rowParts: lanes, columnParts: 1, estimates: estimates)
+        case .outputChannels:
+            return grid(rows: rows, columns: columns, rowParts: 1, columnParts: lanes, estimates: estimates)
+        case .grid:
+            // The most nearly square factorization of the lane count.
+            let rowParts = (1...lanes).last { lanes % $0 == 0 && $0 * $0 <= lanes } ?? 1
+            return grid(rows: rows, columns: columns, rowParts: rowParts, columnParts: lanes / rowParts,
+                        estimates: estimates)
         }
-        return ShardPlan(strategy: shards.count == 1 ? .serial : strategy, shards: shards, estimates: estimates)
+    }
+
+    /// Splits `rows × columns` into a `rowParts × columnParts` grid of blocks (row-major lane
+    /// order), cut at whole MR rows and NR columns; fewer parts where there are fewer units.
+    package static func grid(rows: Int, columns: Int, rowParts: Int, columnParts: Int,
+                             estimates: [PlanEstimate] = []) -> ShardPlan {
+        let rowRanges = evenRanges(extent: rows, unit: Blocking.mr, parts: rowParts)
+        let columnRanges = evenRanges(extent: columns, unit: Blocking.nr, parts: columnParts)
+        let shards = rowRanges.flatMap { r in columnRanges.map { LaneShard(rows: r, columns: $0) } }
+        let strategy: ShardStrategy = shards.count == 1 ? .serial
+            : columnRanges.count == 1 ? .rows : rowRanges.count == 1 ? .outputChannels : .grid
+        return ShardPlan(strategy: strategy, shards: shards, estimates: estimates)
     }
 
     /// `extent` cut into at most `parts` consecutive ranges whose bounds are multiples of `unit`
@@ -120,6 +143,9 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
 package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
     package let strategy: ShardStrategy
     package let lanes: Int
+    /// The grid: parts along the rows and along the columns (`rowParts · columnParts == lanes`).
+    package let rowParts: Int
+    package let columnParts: Int
     /// Multiply-adds of the busiest lane, as FLOPs (whole register tiles).
     package let flopsPerLane: Double
     /// Elements the busiest lane packs (its own and the duplicated ones).
@@ -129,7 +155,8 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 
     package var description: String {
         let micro = (seconds * 1e6 * 10).rounded() / 10
-        return "\(strategy) × \(lanes): ≈\(micro) µs (\(Int(flopsPerLane / 1e3)) kFLOP and "
+        let shape = strategy == .grid ? " (\(rowParts) × \(columnParts))" : ""
+        return "\(strategy) × \(lanes)\(shape): ≈\(micro) µs (\(Int(flopsPerLane / 1e3)) kFLOP and "
             + "\(Int(packedPerLane)) packed elements on the busiest lane)"
     }
 }
@@ -139,15 +166,17 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// A candidate (strategy, lane count) costs the busiest lane's multiply-adds at the
 /// kernel's speed, plus the elements it packs (with an output-channel split every lane
 /// packs all of A, for a convolution the same im2col patches; with a row split every lane
-/// packs all of B unless B is pre-packed), plus, when it uses more than one lane, the start
+/// packs all of B unless B is pre-packed; a grid duplicates a share of each), plus, when it
+/// uses more than one lane, the start
 /// latency of Dispatch's extra lanes (15–60 µs measured here; see SWIFT-SIMD.md). With
 /// `Lanes.automatic` the planner weighs every lane count up to the processor count and
 /// takes the cheapest; with `.fixed(n)` only n lanes (or fewer when there are fewer tiles).
 package enum Planner {
     /// Sustained kernel speed per lane assumed by the model, FLOP/s (about 80 % of this target's peak).
     package static let flopsPerSecond: Double = Blocking.vectorWidth >= 16 ? 200e9 : Blocking.vectorWidth >= 8 ? 100e9 : 20e9
-    /// Packing speed assumed by the model, elements/s, for a contiguous copy.
-    package static let packedPerSecond = 4e9
+    /// Packing speed assumed by the model, elements/s, for a contiguous copy (calibrated on the
+    /// 8×56×56×64 3×3 convolution: its 28.9 M packed elements cost about a millisecond).
+    package static let packedPerSecond = 16e9
     /// The extra start latency of a multi-lane call, seconds.
     package static let laneStartLatency = 30e-6
 
@@ -166,17 +195,20 @@ package enum Planner {
         let laneCounts = lanes.isAutomatic ? Array(1...maximum) : [maximum]
         var estimates: [PlanEstimate] = []
         for count in laneCounts {
-            for strategy in count == 1 ? [ShardStrategy.serial] : allowsColumnSplit ? [.rows, .outputChannels] : [.rows] {
-                let units = strategy == .rows ? rowUnits : columnUnits
-                if count > 1 && units < count { continue }
-                let share = Double((units + count - 1) / count) / Double(units)
-                let myRows = Double(rows) * (strategy == .rows ? share : 1)
-                let myColumns = Double(columns) * (strategy == .outputChannels ? share : 1)
+            for rowParts in 1...count where count % rowParts == 0 {
+                let columnParts = count / rowParts
+                if rowParts > rowUnits || columnParts > columnUnits || (columnParts > 1 && !allowsColumnSplit) { continue }
+                let strategy: ShardStrategy = count == 1 ? .serial
+                    : columnParts == 1 ? .rows : rowParts == 1 ? .outputChannels : .grid
+                // The busiest lane's block, in whole tiles.
+                let myRows = Double(Swift.min(rows, (rowUnits + rowParts - 1) / rowParts * Blocking.mr))
+                let myColumns = Double(Swift.min(columns, (columnUnits + columnParts - 1) / columnParts * Blocking.nr))
                 let flops = 2 * myRows * myColumns * Double(depth)
                 let packed = myRows * Double(depth) * aPackingCost + (packsB ? Double(depth) * myColumns : 0)
                 let seconds = flops / flopsPerSecond + packed / packedPerSecond + (count > 1 ? laneStartLatency : 0)
-                estimates.append(PlanEstimate(strategy: strategy, lanes: count, flopsPerLane: flops,
-                                              packedPerLane: packed, seconds: seconds))
+                estimates.append(PlanEstimate(strategy: strategy, lanes: count, rowParts: rowParts,
+                                              columnParts: columnParts, flopsPerLane: flops, packedPerLane: packed,
+                                              seconds: seconds))
             }
         }
         guard let best = estimates.min(by: { $0.seconds < $1.seconds }) else {
@@ -184,6 +216,7 @@ package enum Planner {
             let strategy: ShardStrategy = rowUnits >= columnUnits || !allowsColumnSplit ? .rows : .outputChannels
             return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy)
         }
-        return .split(rows: rows, columns: columns, lanes: best.lanes, strategy: best.strategy, estimates: estimates)
+        return .grid(rows: rows, columns: columns, rowParts: best.rowParts, columnParts: best.columnParts,
+                     estimates: estimates)
     }
 }

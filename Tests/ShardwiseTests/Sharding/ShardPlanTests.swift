@@ -8,7 +8,7 @@ import ShardwiseTestSupport
         for rows in [1, 5, 12, 13, 97, 250] {
             for columns in [1, 31, 32, 33, 100] {
                 for lanes in 1...7 {
-                    for strategy in [ShardStrategy.serial, .rows, .outputChannels] {
+                    for strategy in [ShardStrategy.serial, .rows, .outputChannels, .grid] {
                         let plan = ShardPlan.split(rows: rows, columns: columns, lanes: lanes, strategy: strategy)
                         #expect(plan.owners(rows: rows, columns: columns).allSatisfy { $0 == 1 },
                                 "rows \(rows) columns \(columns) lanes \(lanes) \(strategy)")
@@ -24,6 +24,24 @@ import ShardwiseTestSupport
         for shard in plan.shards.dropLast() { #expect(shard.columns.upperBound % Blocking.nr == 0) }
         let rowPlan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .rows)
         for shard in rowPlan.shards.dropLast() { #expect(shard.rows.upperBound % Blocking.mr == 0) }
+    }
+
+    @Test func gridsCoverEveryElementOnce() {
+        for (rowParts, columnParts) in [(2, 2), (4, 4), (3, 5), (8, 2)] {
+            let plan = ShardPlan.grid(rows: 500, columns: 300, rowParts: rowParts, columnParts: columnParts)
+            #expect(plan.strategy == .grid)
+            #expect(plan.laneCount == rowParts * columnParts)
+            #expect(plan.owners(rows: 500, columns: 300).allSatisfy { $0 == 1 })
+        }
+    }
+
+    @Test func plannerExplainsItsChoice() throws {
+        let plan = try Planner.plan(rows: 2048, columns: 2048, depth: 2048, lanes: .fixed(16), packsB: true)
+        #expect(plan.laneCount == 16)
+        let explanation = plan.explain()
+        #expect(explanation.contains("→"))
+        #expect(explanation.split(separator: "\n").count >= 3)
+        #expect(!plan.reason.isEmpty)
     }
 
     @Test func automaticStaysSerialOnSmallWork() throws {
@@ -51,7 +69,7 @@ import ShardwiseTestSupport
         let a = rng.floats(m * k), b = rng.floats(k * n), bias = rng.floats(n)
         var reference: [UInt32]?
         for lanes in 1...(2 * Lanes.processorCount + 1) {
-            for strategy in [ShardStrategy.rows, .outputChannels] {
+            for strategy in [ShardStrategy.rows, .outputChannels, .grid] {
                 var c = [Float](repeating: .nan, count: m * n)
                 a.withUnsafeBufferPointer { a in
                     b.withUnsafeBufferPointer { b in
