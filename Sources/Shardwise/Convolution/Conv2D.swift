@@ -96,14 +96,9 @@ public final class Conv2D: Sendable {
     /// - Throws: `ShardwiseError.rankMismatch`, `.channelMismatch`, `.kernelLargerThanPaddedInput`,
     ///   `.sizeOverflow` and what `ConvolutionGeometry` throws.
     public func callAsFunction(_ input: Tensor, lanes: Lanes = .automatic) throws(ShardwiseError) -> Tensor {
-        var output = try Tensor(shape: try descriptor.outputShape(forInput: input.shape))
-        let shape = input.shape
-        try input.withUnsafeBufferPointer { (source) throws(ShardwiseError) in
-            try output.withUnsafeMutableBufferPointer { (target) throws(ShardwiseError) in
-                try forward(input: source, shape: shape, output: target, lanes: lanes)
-            }
+        try input.mapped(to: try descriptor.outputShape(forInput: input.shape)) { (source, target) throws(ShardwiseError) in
+            try forward(input: source, shape: input.shape, output: target, lanes: lanes)
         }
-        return output
     }
 
     /// Runs the layer on caller memory: `input` holds an NHWC tensor of `shape`, `output`
