@@ -1,5 +1,5 @@
 // Test support shared by every test target: a seeded generator, the √K tolerance,
-// and a failure report that names the parameters.
+// a failure report that names the parameters, and rows for tables of bad inputs.
 
 import Shardwise
 
@@ -58,4 +58,23 @@ public func firstMismatch(_ actual: [Float], _ expected: [Float], tolerance: Flo
 /// Runs `body` for every combination of `first` and `second`, prefixing any failure with them.
 public func withEvery<A, B>(_ first: [A], _ second: [B], _ body: (A, B) throws -> Void) rethrows {
     for a in first { for b in second { try body(a, b) } }
+}
+
+/// One bad argument and the typed error it must produce: a row of a table-driven test,
+/// checked with `#expect(throws: bad.expected) { try bad.attempt() }`. Its description names the
+/// row in the test report.
+public struct BadInput: Sendable, CustomStringConvertible {
+    /// What is wrong with the argument, in a few words.
+    public let description: String
+    /// The error `attempt` must throw.
+    public let expected: ShardwiseError
+    /// The call with the bad argument.
+    public let attempt: @Sendable () throws -> Void
+
+    /// Creates a row: `description`, the `expected` error, and the call that must throw it.
+    public init(_ description: String, _ expected: ShardwiseError, _ attempt: @escaping @Sendable () throws -> Void) {
+        self.description = description
+        self.expected = expected
+        self.attempt = attempt
+    }
 }

@@ -51,9 +51,8 @@ public struct Conv2DDescriptor: Sendable, Hashable {
         }
         _ = try CheckedSize.product(filter.shape[2], groups, "filter input channels × groups")
         if let bias {
-            if bias.rank != 1 || bias.count != outputChannels {
-                throw .biasLengthMismatch(expected: outputChannels, actual: bias.count)
-            }
+            try bias.requireRank(1, "bias")
+            if bias.count != outputChannels { throw .biasLengthMismatch(expected: outputChannels, actual: bias.count) }
         }
         try activation.validate()
         self.filter = filter
@@ -111,12 +110,13 @@ public struct DenseDescriptor: Sendable, Hashable {
 
     /// Creates and validates a descriptor.
     ///
-    /// - Throws: `ShardwiseError.rankMismatch` unless `weight` is rank 2,
+    /// - Throws: `ShardwiseError.rankMismatch` unless `weight` is rank 2 and `bias` rank 1,
     ///   `.biasLengthMismatch`, `.invalidClampRange`.
     public init(weight: Tensor, bias: Tensor? = nil, activation: Activation = .none) throws(ShardwiseError) {
         try weight.requireRank(2, "weight")
-        if let bias, bias.rank != 1 || bias.count != weight.shape[1] {
-            throw .biasLengthMismatch(expected: weight.shape[1], actual: bias.count)
+        if let bias {
+            try bias.requireRank(1, "bias")
+            if bias.count != weight.shape[1] { throw .biasLengthMismatch(expected: weight.shape[1], actual: bias.count) }
         }
         try activation.validate()
         self.weight = weight
@@ -132,12 +132,15 @@ public struct DenseDescriptor: Sendable, Hashable {
     /// The output shape `[batch, outputs]` for an input of `inputShape`: `[batch, inputs]`,
     /// or any rank ≥ 2 whose trailing dimensions multiply to `inputs` (an NHWC activation is flattened).
     ///
-    /// - Throws: `.rankMismatch`, `.channelMismatch` when the trailing dimensions do not multiply to `inputs`.
+    /// - Throws: `.rankMismatch`, `.channelMismatch` when the trailing dimensions do not multiply to `inputs`,
+    ///   `.sizeOverflow`.
     public func outputShape(forInput inputShape: [Int]) throws(ShardwiseError) -> [Int] {
         if inputShape.count < 2 { throw .rankMismatch(argument: "input", expected: 2, actual: inputShape.count) }
         let features = try CheckedSize.elementCount(of: Array(inputShape.dropFirst()), "input features")
         if features != inputs { throw .channelMismatch(argument: "input features", expected: inputs, actual: features) }
         if inputShape[0] < 1 { throw .nonPositiveSize(argument: "input batch", value: inputShape[0]) }
-        return [inputShape[0], outputs]
+        let shape = [inputShape[0], outputs]
+        _ = try CheckedSize.elementCount(of: shape, "output")
+        return shape
     }
 }

@@ -13,7 +13,7 @@
 // padding are zero-filled runs. A KC block may start or end inside a run.
 
 /// The patch matrix of one group of a convolution, read as an `APanelSource`.
-struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
+package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
     // @unchecked: `input` is the caller's read-only input for the duration of the call.
     let input: UnsafePointer<Float>
     /// One past the input's last float: short runs are copied as whole vectors only below it.
@@ -27,23 +27,53 @@ struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
     let runLength: Int
 
     @inline(never)
-    func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
+    package func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
+        packPatchRows(pixel0: row0, count: rows, window: k0..<(k0 + depth), into: panel, pitch: Blocking.aPitch)
+        for i in rows..<Blocking.mr {
+            (panel + i * Blocking.aPitch).update(repeating: 0, count: depth)
+        }
+    }
+
+    /// Packs the patch matrix as a GEMM's B (the filter gradient's `patchesᵀ`-free form
+    /// `dYᵀ · patches`): rows are pixels `k0 ..< k0 + depth`, columns are taps. Writes NR-wide
+    /// micropanels one after another at `block`; needs `Vector.scalarCount` floats of slack
+    /// after the block for the whole-vector copies.
+    @inline(never)
+    package func packBBlock(k0: Int, depth: Int, columns: Range<Int>, into block: UnsafeMutablePointer<Float>) {
+        let nr = Blocking.nr
+        var panel = block
+        for col0 in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
+            let width = Swift.min(nr, columns.upperBound - col0)
+            packPatchRows(pixel0: k0, count: depth, window: col0..<(col0 + width), into: panel, pitch: nr)
+            if width < nr {
+                for k in 0..<depth { (panel + k * nr + width).update(repeating: 0, count: nr - width) }
+            }
+            panel += nr * depth
+        }
+    }
+
+    /// Writes columns `window` of patch rows `pixel0 ..< pixel0 + count` to `target + i · pitch`.
+    /// Rows are written in order, each from left to right, so a whole-vector copy's overrun
+    /// lands on positions written later (or in the caller's slack after the last row).
+    @inline(__always)
+    private func packPatchRows(pixel0: Int, count: Int, window: Range<Int>, into target: UnsafeMutablePointer<Float>,
+                               pitch: Int) {
         let h = geometry.height, w = geometry.width
         let outputPlane = h.output * w.output
         // With dilation 1 across the width and one group, the KW taps of one kernel row read
         // KW·Cin consecutive input floats: a patch row is KH segments, each [zeros][copy][zeros].
         let segmented = w.dilation == 1 && runLength == inputChannels
-        // Divide once for the first row, then step (image, oh, ow) in raster order.
-        var image = row0 / outputPlane
-        var oh = (row0 % outputPlane) / w.output
-        var ow = row0 % w.output
-        for i in 0..<rows {
+        // Divide once for the first pixel, then step (image, oh, ow) in raster order.
+        var image = pixel0 / outputPlane
+        var oh = (pixel0 % outputPlane) / w.output
+        var ow = pixel0 % w.output
+        for i in 0..<count {
             let imageBase = input + image * h.input * w.input * inputChannels + channelOffset
-            let target = panel + i * Blocking.aPitch
+            let row = target + i * pitch
             if segmented {
-                packSegments(oh: oh, ow: ow, imageBase: imageBase, k0: k0, depth: depth, into: target)
+                packSegments(oh: oh, ow: ow, imageBase: imageBase, k0: window.lowerBound, depth: window.count, into: row)
             } else {
-                packRuns(oh: oh, ow: ow, imageBase: imageBase, k0: k0, depth: depth, into: target)
+                packRuns(oh: oh, ow: ow, imageBase: imageBase, k0: window.lowerBound, depth: window.count, into: row)
             }
             ow += 1
             if ow == w.output {
@@ -54,9 +84,6 @@ struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
                     image += 1
                 }
             }
-        }
-        for i in rows..<Blocking.mr {
-            (panel + i * Blocking.aPitch).update(repeating: 0, count: depth)
         }
     }
 

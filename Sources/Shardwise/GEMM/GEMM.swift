@@ -56,18 +56,29 @@ public enum GEMM {
         let n = b.columns, k = b.depth
         try validate(transposeA: transposeA, transposeB: false, m: m, n: n, k: k, a: a.count, lda: lda,
                      b: nil, ldb: n, c: c.count, ldc: ldc, bias: bias?.count, activation: activation)
+        let epilogue = Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation)
+        if !transposeA, let bT = b.transposed, SkinnyGEMM.applies(columns: n, depth: k) {
+            // The skinny path reads A in place: nothing is packed, so a row split costs nothing extra.
+            let plan = try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false, aPackingCost: 0)
+            nonisolated(unsafe) let (aBase, cBase) = (a.baseAddress!, c.baseAddress!)
+            nonisolated(unsafe) let bRows = UnsafePointer(bT)
+            let stride = b.transposedStride
+            lanes.run(count: plan.laneCount) { lane in
+                SkinnyGEMM.run(rows: plan.shards[lane].rows, columns: n, depth: k, a: aBase, lda: lda, bT: bRows,
+                               bStride: stride, c: cBase, ldc: ldc, epilogue: epilogue)
+            }
+            return
+        }
         let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
         let plan = try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false)
-        run(plan: plan, depth: k, a: aView, b: .packed(b), c: c.baseAddress!, ldc: ldc,
-            epilogue: Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation), lanes: lanes)
+        run(plan: plan, depth: k, a: aView, b: .packed(b), c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
     }
 
     /// Runs `plan`: each lane computes its block of C with its own workspace.
     package static func run<A: APanelSource & Sendable>(plan: ShardPlan, depth: Int, a: A, b: BOperand,
                                                         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                                                         lanes: Lanes) {
-        let packsB: Bool
-        if case .strided = b { packsB = true } else { packsB = false }
+        let packsB = b.packsPerCall
         nonisolated(unsafe) let c = c
         lanes.run(count: plan.laneCount) { lane in
             let shard = plan.shards[lane]

@@ -92,8 +92,15 @@ public final class PackedMatrix: @unchecked Sendable {
     /// Number of NR-wide micropanels (columns rounded up to NR).
     package let panelCount: Int
     package let storage: UnsafeMutablePointer<Float>
-    /// Bytes held by the packed copy.
-    public var byteCount: Int { panelCount * Blocking.nr * depth * MemoryLayout<Float>.stride }
+    /// For a narrow B (`SkinnyGEMM.maximumColumns` columns or fewer): Bᵀ, `columns` rows of
+    /// `transposedStride` floats, zero past `depth`, for the skinny path. Nil otherwise.
+    package let transposed: UnsafeMutablePointer<Float>?
+    /// Row stride of `transposed`: `depth` rounded up to a whole vector.
+    package let transposedStride: Int
+    /// Bytes held by the packed copies.
+    public var byteCount: Int {
+        (panelCount * Blocking.nr * depth + (transposed == nil ? 0 : columns * transposedStride)) * MemoryLayout<Float>.stride
+    }
 
     /// Packs `B` (`depth × columns`; element (k, j) at `b[k · ldb + j]`, or at `b[j · ldb + k]` when
     /// `transposed`).
@@ -117,13 +124,27 @@ public final class PackedMatrix: @unchecked Sendable {
         let count = try CheckedSize.product(try CheckedSize.product(panelCount, Blocking.nr, "packed B"), depth, "packed B")
         _ = try CheckedSize.product(count, MemoryLayout<Float>.stride, "packed B byte count")
         storage = .allocate(capacity: count)
+        transposedStride = (depth + Vector.scalarCount - 1) / Vector.scalarCount * Vector.scalarCount
+        if columns <= SkinnyGEMM.maximumColumns {
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: columns * transposedStride)
+            rows.initialize(repeating: 0, count: columns * transposedStride)
+            for j in 0..<columns {
+                for k in 0..<depth { rows[j * transposedStride + k] = source.base[k * source.rowStride + j * source.columnStride] }
+            }
+            transposed = rows
+        } else {
+            transposed = nil
+        }
         for k0 in stride(from: 0, to: depth, by: Blocking.kc) {
             let kc = Swift.min(Blocking.kc, depth - k0)
             source.packBBlock(k0: k0, depth: kc, columns: 0..<columns, into: block(k0: k0))
         }
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deallocate()
+        transposed?.deallocate()
+    }
 
     /// The first micropanel of the KC block that starts at row `k0`.
     @inline(__always)

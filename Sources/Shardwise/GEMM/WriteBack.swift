@@ -28,6 +28,22 @@ package struct Epilogue: @unchecked Sendable {
     }
 
     var clamps: Bool { lower != -.infinity || upper != .infinity }
+
+    /// The whole epilogue on one finished scalar (a one-phase write-back, for paths that
+    /// finish each output at once): the same operations, in the same order, as `writeBack`.
+    /// `old` is read only when beta is non-zero.
+    @inline(__always)
+    func apply(_ value: Float, old: @autoclosure () -> Float, column: Int) -> Float {
+        var t = alpha != 1 ? value * alpha : value
+        if beta != 0 {
+            let previous = old()
+            t = t + (beta == 1 ? previous : previous * beta)
+        }
+        if let bias { t = t + bias[column] }
+        if t < lower { t = lower }
+        if t > upper { t = upper }
+        return t
+    }
 }
 
 /// Which KC block of the depth a write-back finishes.

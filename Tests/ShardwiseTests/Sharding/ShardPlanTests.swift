@@ -9,7 +9,7 @@ import ShardwiseTestSupport
             for columns in [1, 31, 32, 33, 100] {
                 for lanes in 1...7 {
                     for strategy in [ShardStrategy.serial, .rows, .outputChannels] {
-                        let plan = ShardPlan.split(rows: rows, columns: columns, lanes: lanes, strategy: strategy, reason: "test")
+                        let plan = ShardPlan.split(rows: rows, columns: columns, lanes: lanes, strategy: strategy)
                         #expect(plan.owners(rows: rows, columns: columns).allSatisfy { $0 == 1 },
                                 "rows \(rows) columns \(columns) lanes \(lanes) \(strategy)")
                         #expect(plan.laneCount <= lanes)
@@ -20,9 +20,9 @@ import ShardwiseTestSupport
     }
 
     @Test func boundariesFallOnWholeTiles() {
-        let plan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .outputChannels, reason: "test")
+        let plan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .outputChannels)
         for shard in plan.shards.dropLast() { #expect(shard.columns.upperBound % Blocking.nr == 0) }
-        let rowPlan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .rows, reason: "test")
+        let rowPlan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .rows)
         for shard in rowPlan.shards.dropLast() { #expect(shard.rows.upperBound % Blocking.mr == 0) }
     }
 
@@ -57,7 +57,7 @@ import ShardwiseTestSupport
                     b.withUnsafeBufferPointer { b in
                         c.withUnsafeMutableBufferPointer { c in
                             bias.withUnsafeBufferPointer { bias in
-                                let plan = ShardPlan.split(rows: m, columns: n, lanes: lanes, strategy: strategy, reason: "test")
+                                let plan = ShardPlan.split(rows: m, columns: n, lanes: lanes, strategy: strategy)
                                 GEMM.run(plan: plan, depth: k, a: StridedMatrix(base: a.baseAddress!, rowStride: k, columnStride: 1),
                                          b: .strided(StridedMatrix(base: b.baseAddress!, rowStride: n, columnStride: 1)),
                                          c: c.baseAddress!, ldc: n,
