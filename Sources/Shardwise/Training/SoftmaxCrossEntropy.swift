@@ -49,7 +49,9 @@ public enum SoftmaxCrossEntropy {
             for row in 0..<batch {
                 let z = buffer.baseAddress! + row * classes  // logits on entry, gradient on exit
                 var largest = z[0]
-                for j in 1..<classes where !(z[j] <= largest) { largest = z[j] }  // a NaN wins and stays
+                for j in 1..<classes where z[j] > largest || (z[j].isNaN && !largest.isNaN) {
+                    largest = z[j]  // a NaN, once found, stays: its row's loss and gradient are NaN
+                }
                 let target = z[labels[row]] - largest
                 var sum: Float = 0
                 for j in 0..<classes {

@@ -146,3 +146,13 @@ func awkwardFloats(_ count: Int, _ rng: inout SeededGenerator, nanEvery: Int = 0
         #expect(z.scalars.allSatisfy { abs($0) <= (6 / Float(110)).squareRoot() })
     }
 }
+
+@Suite struct SoftmaxEdgeTests {
+    @Test func aNaNLogitPoisonsOnlyItsRow() throws {
+        let logits = try Tensor(shape: [2, 3], scalars: [.nan, 1, 2, 0, 1, 2])
+        let (loss, gradient) = try SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: [2, 2])
+        #expect(loss.isNaN)
+        #expect(gradient.scalars[0..<3].allSatisfy { $0.isNaN })
+        #expect(gradient.scalars[3..<6].allSatisfy { $0.isFinite })
+    }
+}
