@@ -52,6 +52,16 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
         }
     }
 
+    /// Writes Bᵀ of this `depth × columns` B to `target`: `columns` rows of `stride` floats,
+    /// zero past `depth` (the skinny path's layout).
+    package func transpose(depth: Int, columns: Int, into target: UnsafeMutablePointer<Float>, stride: Int) {
+        for j in 0..<columns {
+            let row = target + j * stride
+            for k in 0..<depth { row[k] = base[k * rowStride + j * columnStride] }
+            (row + depth).initialize(repeating: 0, count: stride - depth)
+        }
+    }
+
     /// Packs B[k0 ..< k0 + depth, columns] into consecutive NR-wide micropanels at `block`.
     package func packBBlock(k0: Int, depth: Int, columns: Range<Int>, into block: UnsafeMutablePointer<Float>) {
         let nr = Blocking.nr
@@ -124,13 +134,10 @@ public final class PackedMatrix: @unchecked Sendable {
         let count = try CheckedSize.product(try CheckedSize.product(panelCount, Blocking.nr, "packed B"), depth, "packed B")
         _ = try CheckedSize.product(count, MemoryLayout<Float>.stride, "packed B byte count")
         storage = .allocate(capacity: count)
-        transposedStride = (depth + Vector.scalarCount - 1) / Vector.scalarCount * Vector.scalarCount
+        transposedStride = SkinnyGEMM.transposedStride(depth: depth)
         if columns <= SkinnyGEMM.maximumColumns {
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: columns * transposedStride)
-            rows.initialize(repeating: 0, count: columns * transposedStride)
-            for j in 0..<columns {
-                for k in 0..<depth { rows[j * transposedStride + k] = source.base[k * source.rowStride + j * source.columnStride] }
-            }
+            source.transpose(depth: depth, columns: columns, into: rows, stride: transposedStride)
             transposed = rows
         } else {
             transposed = nil

@@ -29,6 +29,11 @@ package enum SkinnyGEMM {
         columns <= maximumColumns && depth >= minimumDepth
     }
 
+    /// The row stride of a packed Bᵀ: `depth` rounded up to a whole vector.
+    package static func transposedStride(depth: Int) -> Int {
+        (depth + Vector.scalarCount - 1) / Vector.scalarCount * Vector.scalarCount
+    }
+
     /// Floats of workspace one lane needs: partial sums of a row group plus the K-tail buffer.
     static func workspaceFloats(columns: Int) -> Int {
         let blocks = (groupRows / blockRows) * ((columns + blockColumns - 1) / blockColumns)

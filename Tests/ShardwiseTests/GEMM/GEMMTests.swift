@@ -99,6 +99,23 @@ extension Optional where Wrapped == [Float] {
         }
     }
 
+    /// B of at most 16 columns and K ≥ 64 takes the dot-product path (packed or not): every
+    /// width, row counts around its 4-row block and 32-row group, K around a vector, its
+    /// 2048-float chunk, and a tail shorter than a vector.
+    @Test func skinnyPath() throws {
+        for n in 1...16 {
+            for (m, k) in [(1, 64), (3, 65), (5, 100), (33, 2048 + 7), (9, 4099)] {
+                for packed in [false, true] {
+                    let failure = try checkGEMM(transposeB: n % 3 == 0, m: m, n: n, k: k, padA: 3, padB: 2, padC: 1,
+                                                alpha: n % 2 == 0 ? 1 : 0.5, beta: n % 4 == 0 ? 0.5 : 0, bias: n % 2 == 1,
+                                                activation: n % 5 == 0 ? .relu : .none, lanes: .fixed(1 + n % 3),
+                                                packed: packed, seed: UInt64(n * 100 + m))
+                    #expect(failure == nil, "\(failure ?? "")")
+                }
+            }
+        }
+    }
+
     @Test func prePackedB() throws {
         for (m, n, k) in [(1, 1, 1), (13, 33, 70), (50, 65, 600)] {
             for tB in [false, true] {
