@@ -92,6 +92,12 @@ package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: U
                        column0: Int, epilogue: Epilogue, phase: DepthPhase) {
     let width = Vector.scalarCount
     let alpha = epilogue.alpha, beta = epilogue.beta
+    if columns == Blocking.nr && phase.first && phase.last && alpha == 1 && beta == 0 {
+        // The common case (one KC block, plain C = A·B + bias): the same operations as the loop
+        // below, with the bias vectors loaded once for all rows.
+        writeBackFullWidth(tile: tile, rows: rows, c: c, ldc: ldc, column0: column0, epilogue: epilogue)
+        return
+    }
     for i in 0..<rows {
         let cRow = c + i * ldc
         let tileRow = tile + i * Blocking.nr
@@ -110,5 +116,35 @@ package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: U
             storePartial(t, cRow + j, count)
             j += width
         }
+    }
+}
+
+/// `writeBack` for a full-width tile of one depth block with alpha 1 and beta 0.
+@inline(__always)
+private func writeBackFullWidth(tile: UnsafePointer<Float>, rows: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                column0: Int, epilogue: Epilogue) {
+    let width = Vector.scalarCount
+    let hasBias = epilogue.bias != nil, clamps = epilogue.clamps
+    var bias0 = Vector(), bias1 = Vector()
+    if let bias = epilogue.bias {
+        bias0 = UnsafeRawPointer(bias + column0).loadUnaligned(as: Vector.self)
+        bias1 = UnsafeRawPointer(bias + column0 + width).loadUnaligned(as: Vector.self)
+    }
+    let lower = Vector(repeating: epilogue.lower), upper = Vector(repeating: epilogue.upper)
+    for i in 0..<rows {
+        let source = UnsafeRawPointer(tile + i * Blocking.nr)
+        var t0 = source.loadUnaligned(as: Vector.self)
+        var t1 = source.loadUnaligned(fromByteOffset: width * 4, as: Vector.self)
+        if hasBias {
+            t0 = t0 + bias0
+            t1 = t1 + bias1
+        }
+        if clamps {
+            t0 = t0.replacing(with: lower, where: t0 .< lower).replacing(with: upper, where: t0 .> upper)
+            t1 = t1.replacing(with: lower, where: t1 .< lower).replacing(with: upper, where: t1 .> upper)
+        }
+        let target = UnsafeMutableRawPointer(c + i * ldc)
+        target.storeBytes(of: t0, as: Vector.self)
+        target.storeBytes(of: t1, toByteOffset: width * 4, as: Vector.self)
     }
 }
