@@ -38,7 +38,7 @@ enum VectorISA { case avx512, avx2, baseline }
 
 func nativeISA() -> VectorISA {
     #if arch(x86_64)
-    guard let file = fopen("/proc/cpuinfo", "r") else { return .avx2 }
+    guard let file = fopen("/proc/cpuinfo", "r") else { return .baseline }
     defer { fclose(file) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
@@ -95,6 +95,7 @@ let package = Package(
         .library(name: "Shardwise", targets: ["Shardwise"]),
         .library(name: "ShardwiseReference", targets: ["ShardwiseReference"]),
         .executable(name: "shardwise-bench", targets: ["shardwise-bench"]),
+        .executable(name: "seed-cnn", targets: ["seed-cnn"]),
     ],
     targets: [
         // MARK: Public modules
@@ -107,6 +108,7 @@ let package = Package(
             dependencies: ["Shardwise", "ShardwiseReference"],
             path: "Benchmarks/shardwise-bench",
             swiftSettings: kernelSettings),
+        .executableTarget(name: "seed-cnn", dependencies: ["Shardwise"], swiftSettings: kernelSettings),
 
         // MARK: Tests
         .target(name: "ShardwiseTestSupport", dependencies: ["Shardwise", "ShardwiseReference"]),

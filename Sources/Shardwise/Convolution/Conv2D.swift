@@ -37,6 +37,11 @@ public final class Conv2D: Sendable {
         packedFilters = packed
     }
 
+    /// Whether the direct depthwise kernel computes this layer (groups = input = output channels).
+    var isDepthwise: Bool {
+        descriptor.groups > 1 && descriptor.inputChannelsPerGroup == 1 && descriptor.outputChannelsPerGroup == 1
+    }
+
     /// Whether the patch matrix is the input itself (1×1, stride 1, no padding, no dilation, one group).
     var isPointwise: Bool {
         let d = descriptor
@@ -66,6 +71,11 @@ public final class Conv2D: Sendable {
     /// - Throws: what `descriptor.outputShape(forInput:)` throws.
     public func plan(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> ShardPlan {
         let s = try gemmShape(forInput: shape)
+        if isDepthwise {
+            // One pass over the pixels: a split of the output rows duplicates nothing.
+            return try Planner.plan(rows: s.rows, columns: descriptor.outputChannels, depth: s.depth, lanes: lanes,
+                                    packsB: false, aPackingCost: 0, allowsColumnSplit: false)
+        }
         // An output-channel split makes every lane gather the same patches: im2col costs more
         // per element than a copy, because of the index arithmetic and the padding tests.
         return try Planner.plan(rows: s.rows, columns: s.columns, depth: s.depth, lanes: lanes, packsB: false,
@@ -86,14 +96,9 @@ public final class Conv2D: Sendable {
     /// - Throws: `ShardwiseError.rankMismatch`, `.channelMismatch`, `.kernelLargerThanPaddedInput`,
     ///   `.sizeOverflow` and what `ConvolutionGeometry` throws.
     public func callAsFunction(_ input: Tensor, lanes: Lanes = .automatic) throws(ShardwiseError) -> Tensor {
-        var output = try Tensor(shape: try descriptor.outputShape(forInput: input.shape))
-        let shape = input.shape
-        try input.withUnsafeBufferPointer { (source) throws(ShardwiseError) in
-            try output.withUnsafeMutableBufferPointer { (target) throws(ShardwiseError) in
-                try forward(input: source, shape: shape, output: target, lanes: lanes)
-            }
+        try input.mapped(to: try descriptor.outputShape(forInput: input.shape)) { (source, target) throws(ShardwiseError) in
+            try forward(input: source, shape: input.shape, output: target, lanes: lanes)
         }
-        return output
     }
 
     /// Runs the layer on caller memory: `input` holds an NHWC tensor of `shape`, `output`
@@ -112,6 +117,18 @@ public final class Conv2D: Sendable {
         let plan = try self.plan(forInput: shape, lanes: lanes)
         let d = descriptor
         let biasBase = d.bias?.scalars
+        if isDepthwise {
+            nonisolated(unsafe) let target = output.baseAddress!
+            d.filter.withUnsafeBufferPointer { filter in
+                biasBase.withOptionalUnsafeBuffer { bias in
+                    let kernel = DepthwiseKernel(input: input.baseAddress!, geometry: s.geometry, channels: d.inputChannels,
+                                                 filter: filter.baseAddress!,
+                                                 epilogue: Epilogue(bias: bias?.baseAddress, activation: d.activation))
+                    lanes.run(count: plan.laneCount) { lane in kernel.run(pixels: plan.shards[lane].rows, output: target) }
+                }
+            }
+            return
+        }
         try biasBase.withOptionalUnsafeBuffer { (bias) throws(ShardwiseError) in
             for group in 0..<d.groups {
                 let columnOffset = group * d.outputChannelsPerGroup

@@ -28,10 +28,42 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
 
     @inline(never)
     package func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
+        if packInteriorRun(row0: row0, rows: rows, k0: k0, depth: depth, into: panel) { return }
         packPatchRows(pixel0: row0, count: rows, window: k0..<(k0 + depth), into: panel, pitch: Blocking.aPitch)
         for i in rows..<Blocking.mr {
             (panel + i * Blocking.aPitch).update(repeating: 0, count: depth)
         }
+    }
+
+    /// The fast case: all `rows` pixels lie on one output row, every tap of every pixel is
+    /// inside the input, the window is the whole depth and a kernel row is contiguous. Then
+    /// each patch row is KH plain copies from addresses that step by a constant per pixel.
+    /// Returns false, having written nothing, when the case does not apply.
+    @inline(__always)
+    private func packInteriorRun(row0: Int, rows: Int, k0: Int, depth: Int,
+                                 into panel: UnsafeMutablePointer<Float>) -> Bool {
+        let h = geometry.height, w = geometry.width
+        let segment = w.kernel * inputChannels
+        guard w.dilation == 1 && runLength == inputChannels && k0 == 0 && depth == segment * h.kernel
+            && rows == Blocking.mr else { return false }
+        let plane = h.output * w.output
+        let oh = (row0 % plane) / w.output, ow = row0 % w.output
+        let ih0 = h.inputIndex(output: oh, tap: 0), iw0 = w.inputIndex(output: ow, tap: 0)
+        guard ow + rows <= w.output && ih0 >= 0 && h.inputIndex(output: oh, tap: h.kernel - 1) < h.input
+            && iw0 >= 0 && w.inputIndex(output: ow + rows - 1, tap: w.kernel - 1) < w.input else { return false }
+        let rowPitch = w.input * inputChannels
+        let base = input + (row0 / plane) * h.input * rowPitch + channelOffset + ih0 * rowPitch + iw0 * inputChannels
+        let pixelStep = w.stride * inputChannels
+        // Kernel rows outer, pixels inner: each panel row is still written left to right, so a
+        // whole-vector copy's overrun lands on the next segment or in the row's pitch skew.
+        for kh in 0..<h.kernel {
+            let source = base + kh * h.dilation * rowPitch
+            let target = panel + kh * segment
+            for i in 0..<rows {
+                copyFloats(from: source + i * pixelStep, to: target + i * Blocking.aPitch, count: segment)
+            }
+        }
+        return true
     }
 
     /// Packs the patch matrix as a GEMM's B (the filter gradient's `patchesᵀ`-free form

@@ -43,14 +43,9 @@ public final class Dense: Sendable {
     ///
     /// - Throws: `ShardwiseError.rankMismatch`, `.channelMismatch`.
     public func callAsFunction(_ input: Tensor, lanes: Lanes = .automatic) throws(ShardwiseError) -> Tensor {
-        var output = try Tensor(shape: try descriptor.outputShape(forInput: input.shape))
-        let shape = input.shape
-        try input.withUnsafeBufferPointer { (source) throws(ShardwiseError) in
-            try output.withUnsafeMutableBufferPointer { (target) throws(ShardwiseError) in
-                try forward(input: source, shape: shape, output: target, lanes: lanes)
-            }
+        try input.mapped(to: try descriptor.outputShape(forInput: input.shape)) { (source, target) throws(ShardwiseError) in
+            try forward(input: source, shape: input.shape, output: target, lanes: lanes)
         }
-        return output
     }
 
     /// Runs the layer on caller memory: `input` holds a tensor of `shape`, `output` receives `[batch, outputs]`.

@@ -34,11 +34,22 @@ public enum GEMM {
     ) throws(ShardwiseError) {
         try validate(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.count, lda: lda,
                      b: b.count, ldb: ldb, c: c.count, ldc: ldc, bias: bias?.count, activation: activation)
-        let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
+        let epilogue = Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation)
         let bView = StridedMatrix(base: b.baseAddress!, rowStride: transposeB ? 1 : ldb, columnStride: transposeB ? ldb : 1)
-        let plan = try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: true)
-        run(plan: plan, depth: k, a: aView, b: .strided(bView), c: c.baseAddress!, ldc: ldc,
-            epilogue: Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation), lanes: lanes)
+        if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) {
+            // A narrow B: transpose it once (n ≤ 16 rows of k floats), then take the skinny path.
+            let stride = SkinnyGEMM.transposedStride(depth: k)
+            let bT = UnsafeMutablePointer<Float>.allocate(capacity: n * stride)
+            defer { bT.deallocate() }
+            bView.transpose(depth: k, columns: n, into: bT, stride: stride)
+            try runSkinny(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, bT: bT, bStride: stride, c: c.baseAddress!,
+                          ldc: ldc, epilogue: epilogue, lanes: lanes)
+            return
+        }
+        let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
+        let plan = try plan(m: m, n: n, k: k, transposeA: transposeA, lanes: lanes)
+        run(plan: plan, depth: k, a: aView, b: .strided(bView), c: c.baseAddress!, ldc: ldc, epilogue: epilogue,
+            lanes: lanes)
     }
 
     /// Computes `C = activation(alpha · op(A) · B + beta · C + bias)` with a pre-packed `B`.
@@ -56,10 +67,61 @@ public enum GEMM {
         let n = b.columns, k = b.depth
         try validate(transposeA: transposeA, transposeB: false, m: m, n: n, k: k, a: a.count, lda: lda,
                      b: nil, ldb: n, c: c.count, ldc: ldc, bias: bias?.count, activation: activation)
+        let epilogue = Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation)
+        if !transposeA, let bT = b.transposed, SkinnyGEMM.applies(columns: n, depth: k) {
+            try runSkinny(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, bT: bT, bStride: b.transposedStride,
+                          c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
+            return
+        }
         let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
         let plan = try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false)
-        run(plan: plan, depth: k, a: aView, b: .packed(b), c: c.baseAddress!, ldc: ldc,
-            epilogue: Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation), lanes: lanes)
+        run(plan: plan, depth: k, a: aView, b: .packed(b), c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
+    }
+
+    /// Runs the skinny (dot-product) path: lanes split the rows of A, which is read in place.
+    static func runSkinny(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, bT: UnsafePointer<Float>,
+                          bStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
+                          lanes: Lanes) throws(ShardwiseError) {
+        let plan = try skinnyPlan(m: m, n: n, k: k, lanes: lanes)
+        nonisolated(unsafe) let (aBase, cBase, bRows) = (a, c, bT)
+        lanes.run(count: plan.laneCount) { lane in
+            SkinnyGEMM.run(rows: plan.shards[lane].rows, columns: n, depth: k, a: aBase, lda: lda, bT: bRows,
+                           bStride: bStride, c: cBase, ldc: ldc, epilogue: epilogue)
+        }
+    }
+
+    /// The skinny path's plan: rows of A only, nothing packed per lane.
+    static func skinnyPlan(m: Int, n: Int, k: Int, lanes: Lanes) throws(ShardwiseError) -> ShardPlan {
+        try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false, aPackingCost: 0,
+                         allowsColumnSplit: false)
+    }
+
+    /// The plan `multiply(transposeA:transposeB:m:n:k:…)` would use for an `m × n × k` product.
+    ///
+    /// - Throws: `ShardwiseError.nonPositiveSize` for a size below one or `Lanes.fixed(n)` with `n < 1`.
+    public static func plan(m: Int, n: Int, k: Int, transposeA: Bool = false,
+                            lanes: Lanes = .automatic) throws(ShardwiseError) -> ShardPlan {
+        for (name, value) in [("m", m), ("n", n), ("k", k)] where value < 1 {
+            throw .nonPositiveSize(argument: name, value: value)
+        }
+        if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) { return try skinnyPlan(m: m, n: n, k: k, lanes: lanes) }
+        return try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: true)
+    }
+
+    /// Bytes of workspace `multiply(transposeA:transposeB:m:n:k:…)` uses for an `m × n × k`
+    /// product, over all the lanes of its plan (each lane's share is bounded by the blocking
+    /// table: at most MC × aPitch + KC × NC floats, whatever the sizes).
+    ///
+    /// - Throws: as `plan(m:n:k:lanes:)`.
+    public static func workspaceBytes(m: Int, n: Int, k: Int, transposeA: Bool = false,
+                                      lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
+        let plan = try plan(m: m, n: n, k: k, transposeA: transposeA, lanes: lanes)
+        if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) {
+            // The transposed B, plus each lane's partial sums.
+            let floats = n * SkinnyGEMM.transposedStride(depth: k) + plan.laneCount * SkinnyGEMM.workspaceFloats(columns: n)
+            return floats * MemoryLayout<Float>.stride
+        }
+        return workspaceBytes(plan: plan, depth: k, packsB: true)
     }
 
     /// Runs `plan`: each lane computes its block of C with its own workspace.

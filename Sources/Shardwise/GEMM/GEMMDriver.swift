@@ -11,6 +11,12 @@
 // compose the two. Because KC blocking is fixed by the table (not by the range),
 // an element of C sees the same sequence of operations whichever lane owns it.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The right-hand operand of a GEMM: pre-packed weights, or a matrix packed block by block.
 package enum BOperand: @unchecked Sendable {
     // @unchecked: every case refers to memory that is read-only during the call.
@@ -51,15 +57,68 @@ package struct GEMMWorkspace {
         return (f.a + f.b + f.tile) * MemoryLayout<Float>.stride
     }
 
-    /// Runs `body` with a workspace for one lane, freed afterwards.
+    /// Runs `body` with a workspace for one lane, carved from this thread's cached buffer.
     package static func withWorkspace<R>(rows m: Int, columns n: Int, depth k: Int, packsB: Bool,
                                          _ body: (GEMMWorkspace) throws -> R) rethrows -> R {
         let f = floatCount(rows: m, columns: n, depth: k, packsB: packsB)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: (f.a + f.b + f.tile) * 4, alignment: 64)
-        defer { raw.deallocate() }
-        let base = raw.bindMemory(to: Float.self, capacity: f.a + f.b + f.tile)
-        let workspace = GEMMWorkspace(aBlock: base, bBlock: f.b > 0 ? base + f.a : nil, tile: base + f.a + f.b)
-        return try body(workspace)
+        return try WorkspaceCache.withBuffer(floats: f.a + f.b + f.tile) { base in
+            try body(GEMMWorkspace(aBlock: base, bBlock: f.b > 0 ? base + f.a : nil, tile: base + f.a + f.b))
+        }
+    }
+}
+
+/// One reusable, 64-byte-aligned scratch buffer per thread.
+///
+/// A GEMM's workspace is bounded (at most MC × aPitch + KC × NC floats, about 4.2 MB), but
+/// allocating it on every call costs more than a small multiply: above glibc's mmap
+/// threshold each allocation is a fresh mapping, zero-filled page by page. So each thread
+/// keeps the largest buffer it has needed and reuses it; the buffer is freed when the
+/// thread exits. A call made while the buffer is in use on the same thread (re-entrancy)
+/// gets a temporary one instead.
+enum WorkspaceCache {
+    private final class Buffer {
+        var base: UnsafeMutableRawPointer?
+        var floats = 0
+        var inUse = false
+        deinit { base?.deallocate() }
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { pointer in
+            #if os(Linux)
+            guard let pointer else { return }
+            #endif
+            Unmanaged<AnyObject>.fromOpaque(pointer).release()
+        }
+        return key
+    }()
+
+    private static var current: Buffer {
+        if let pointer = pthread_getspecific(key) {
+            return Unmanaged<Buffer>.fromOpaque(pointer).takeUnretainedValue()
+        }
+        let buffer = Buffer()
+        pthread_setspecific(key, Unmanaged.passRetained(buffer).toOpaque())
+        return buffer
+    }
+
+    /// Runs `body` with at least `floats` floats of scratch memory (contents undefined).
+    static func withBuffer<R>(floats: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        let buffer = current
+        if buffer.inUse {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
+            defer { raw.deallocate() }
+            return try body(raw.bindMemory(to: Float.self, capacity: floats))
+        }
+        if buffer.floats < floats {
+            buffer.base?.deallocate()
+            buffer.base = .allocate(byteCount: floats * 4, alignment: 64)
+            buffer.floats = floats
+        }
+        buffer.inUse = true
+        defer { buffer.inUse = false }
+        return try body(buffer.base!.bindMemory(to: Float.self, capacity: floats))
     }
 }
 

@@ -52,6 +52,16 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
         }
     }
 
+    /// Writes Bᵀ of this `depth × columns` B to `target`: `columns` rows of `stride` floats,
+    /// zero past `depth` (the skinny path's layout).
+    package func transpose(depth: Int, columns: Int, into target: UnsafeMutablePointer<Float>, stride: Int) {
+        for j in 0..<columns {
+            let row = target + j * stride
+            for k in 0..<depth { row[k] = base[k * rowStride + j * columnStride] }
+            (row + depth).initialize(repeating: 0, count: stride - depth)
+        }
+    }
+
     /// Packs B[k0 ..< k0 + depth, columns] into consecutive NR-wide micropanels at `block`.
     package func packBBlock(k0: Int, depth: Int, columns: Range<Int>, into block: UnsafeMutablePointer<Float>) {
         let nr = Blocking.nr
@@ -92,8 +102,15 @@ public final class PackedMatrix: @unchecked Sendable {
     /// Number of NR-wide micropanels (columns rounded up to NR).
     package let panelCount: Int
     package let storage: UnsafeMutablePointer<Float>
-    /// Bytes held by the packed copy.
-    public var byteCount: Int { panelCount * Blocking.nr * depth * MemoryLayout<Float>.stride }
+    /// For a narrow B (`SkinnyGEMM.maximumColumns` columns or fewer): Bᵀ, `columns` rows of
+    /// `transposedStride` floats, zero past `depth`, for the skinny path. Nil otherwise.
+    package let transposed: UnsafeMutablePointer<Float>?
+    /// Row stride of `transposed`: `depth` rounded up to a whole vector.
+    package let transposedStride: Int
+    /// Bytes held by the packed copies.
+    public var byteCount: Int {
+        (panelCount * Blocking.nr * depth + (transposed == nil ? 0 : columns * transposedStride)) * MemoryLayout<Float>.stride
+    }
 
     /// Packs `B` (`depth × columns`; element (k, j) at `b[k · ldb + j]`, or at `b[j · ldb + k]` when
     /// `transposed`).
@@ -117,13 +134,24 @@ public final class PackedMatrix: @unchecked Sendable {
         let count = try CheckedSize.product(try CheckedSize.product(panelCount, Blocking.nr, "packed B"), depth, "packed B")
         _ = try CheckedSize.product(count, MemoryLayout<Float>.stride, "packed B byte count")
         storage = .allocate(capacity: count)
+        transposedStride = SkinnyGEMM.transposedStride(depth: depth)
+        if columns <= SkinnyGEMM.maximumColumns {
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: columns * transposedStride)
+            source.transpose(depth: depth, columns: columns, into: rows, stride: transposedStride)
+            transposed = rows
+        } else {
+            transposed = nil
+        }
         for k0 in stride(from: 0, to: depth, by: Blocking.kc) {
             let kc = Swift.min(Blocking.kc, depth - k0)
             source.packBBlock(k0: k0, depth: kc, columns: 0..<columns, into: block(k0: k0))
         }
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        storage.deallocate()
+        transposed?.deallocate()
+    }
 
     /// The first micropanel of the KC block that starts at row `k0`.
     @inline(__always)

@@ -28,6 +28,35 @@ package struct Epilogue: @unchecked Sendable {
     }
 
     var clamps: Bool { lower != -.infinity || upper != .infinity }
+
+    /// The last steps on a vector of finished outputs for `count` columns from `column`:
+    /// add the bias, then clamp.
+    @inline(__always)
+    package func finish(_ value: Vector, column: Int, count: Int) -> Vector {
+        var t = value
+        if let bias { t = t + loadPartial(bias + column, count) }
+        if clamps {
+            t = t.replacing(with: Vector(repeating: lower), where: t .< Vector(repeating: lower))
+            t = t.replacing(with: Vector(repeating: upper), where: t .> Vector(repeating: upper))
+        }
+        return t
+    }
+
+    /// The whole epilogue on one finished scalar (a one-phase write-back, for paths that
+    /// finish each output at once): the same operations, in the same order, as `writeBack`.
+    /// `old` is read only when beta is non-zero.
+    @inline(__always)
+    func apply(_ value: Float, old: @autoclosure () -> Float, column: Int) -> Float {
+        var t = alpha != 1 ? value * alpha : value
+        if beta != 0 {
+            let previous = old()
+            t = t + (beta == 1 ? previous : previous * beta)
+        }
+        if let bias { t = t + bias[column] }
+        if t < lower { t = lower }
+        if t > upper { t = upper }
+        return t
+    }
 }
 
 /// Which KC block of the depth a write-back finishes.
@@ -38,16 +67,18 @@ package struct DepthPhase {
     package var last: Bool
 }
 
+/// The first `count` floats at `source` in a vector, zeros after; reads nothing past `count`.
 @inline(__always)
-private func loadPartial(_ source: UnsafePointer<Float>, _ count: Int) -> Vector {
+package func loadPartial(_ source: UnsafePointer<Float>, _ count: Int) -> Vector {
     if count == Vector.scalarCount { return UnsafeRawPointer(source).loadUnaligned(as: Vector.self) }
     var v = Vector()
     for l in 0..<count { v[l] = source[l] }
     return v
 }
 
+/// Stores the first `count` lanes of `v` at `target`; writes nothing past `count`.
 @inline(__always)
-private func storePartial(_ v: Vector, _ target: UnsafeMutablePointer<Float>, _ count: Int) {
+package func storePartial(_ v: Vector, _ target: UnsafeMutablePointer<Float>, _ count: Int) {
     if count == Vector.scalarCount {
         UnsafeMutableRawPointer(target).storeBytes(of: v, as: Vector.self)
         return
@@ -61,9 +92,12 @@ package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: U
                        column0: Int, epilogue: Epilogue, phase: DepthPhase) {
     let width = Vector.scalarCount
     let alpha = epilogue.alpha, beta = epilogue.beta
-    let addBias = phase.last && epilogue.bias != nil
-    let clamps = phase.last && epilogue.clamps
-    let lower = Vector(repeating: epilogue.lower), upper = Vector(repeating: epilogue.upper)
+    if columns == Blocking.nr && phase.first && phase.last && alpha == 1 && beta == 0 {
+        // The common case (one KC block, plain C = A·B + bias): the same operations as the loop
+        // below, with the bias vectors loaded once for all rows.
+        writeBackFullWidth(tile: tile, rows: rows, c: c, ldc: ldc, column0: column0, epilogue: epilogue)
+        return
+    }
     for i in 0..<rows {
         let cRow = c + i * ldc
         let tileRow = tile + i * Blocking.nr
@@ -78,13 +112,39 @@ package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: U
                 let old = loadPartial(cRow + j, count)
                 t = t + (beta == 1 ? old : old * beta)
             }
-            if addBias { t = t + loadPartial(epilogue.bias! + column0 + j, count) }
-            if clamps {
-                t = t.replacing(with: lower, where: t .< lower)
-                t = t.replacing(with: upper, where: t .> upper)
-            }
+            if phase.last { t = epilogue.finish(t, column: column0 + j, count: count) }
             storePartial(t, cRow + j, count)
             j += width
         }
+    }
+}
+
+/// `writeBack` for a full-width tile of one depth block with alpha 1 and beta 0.
+@inline(__always)
+private func writeBackFullWidth(tile: UnsafePointer<Float>, rows: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                column0: Int, epilogue: Epilogue) {
+    let width = Vector.scalarCount
+    let hasBias = epilogue.bias != nil, clamps = epilogue.clamps
+    var bias0 = Vector(), bias1 = Vector()
+    if let bias = epilogue.bias {
+        bias0 = UnsafeRawPointer(bias + column0).loadUnaligned(as: Vector.self)
+        bias1 = UnsafeRawPointer(bias + column0 + width).loadUnaligned(as: Vector.self)
+    }
+    let lower = Vector(repeating: epilogue.lower), upper = Vector(repeating: epilogue.upper)
+    for i in 0..<rows {
+        let source = UnsafeRawPointer(tile + i * Blocking.nr)
+        var t0 = source.loadUnaligned(as: Vector.self)
+        var t1 = source.loadUnaligned(fromByteOffset: width * 4, as: Vector.self)
+        if hasBias {
+            t0 = t0 + bias0
+            t1 = t1 + bias1
+        }
+        if clamps {
+            t0 = t0.replacing(with: lower, where: t0 .< lower).replacing(with: upper, where: t0 .> upper)
+            t1 = t1.replacing(with: lower, where: t1 .< lower).replacing(with: upper, where: t1 .> upper)
+        }
+        let target = UnsafeMutableRawPointer(c + i * ldc)
+        target.storeBytes(of: t0, as: Vector.self)
+        target.storeBytes(of: t1, toByteOffset: width * 4, as: Vector.self)
     }
 }

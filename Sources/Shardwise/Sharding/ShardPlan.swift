@@ -18,6 +18,9 @@ public enum ShardStrategy: String, Sendable, Hashable, CustomStringConvertible {
     case outputChannels = "output-channels"
     /// Lanes own ranges of output rows (batch × spatial positions).
     case rows
+    /// Lanes own blocks of a rows × columns grid: each packs only its rows of A and its
+    /// columns of B, the least duplicated packing when there are many lanes.
+    case grid
 
     /// The strategy's name as the benchmark prints it.
     public var description: String { rawValue }
@@ -37,28 +40,77 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     public let strategy: ShardStrategy
     /// One block per lane; together they cover the output exactly once.
     public let shards: [LaneShard]
-    /// Why the planner chose this plan, in one sentence.
-    public let reason: String
+    /// The planner's estimates behind the choice (empty for a plan made by hand).
+    package let estimates: [PlanEstimate]
 
     /// The number of lanes the plan uses.
     public var laneCount: Int { shards.count }
 
+    /// Why the planner chose this plan, in one sentence.
+    public var reason: String {
+        guard let chosen = estimates.first(where: isChosen) else {
+            return "fixed by the caller"
+        }
+        let others = estimates.filter { $0 != chosen }
+        guard let runnerUp = others.min(by: { $0.seconds < $1.seconds }) else {
+            return "the only candidate: \(chosen)"
+        }
+        return "\(chosen), against \(runnerUp) for the next best"
+    }
+
     /// `strategy × lanes: reason`.
     public var description: String { "\(strategy) × \(laneCount): \(reason)" }
 
-    /// Splits `rows × columns` into `lanes` blocks along one axis, in whole units of `unit`
-    /// (MR for rows, NR for columns), as evenly as whole units allow. Fewer lanes are used
-    /// when there are fewer units than lanes.
-    package static func split(rows: Int, columns: Int, lanes: Int, strategy: ShardStrategy, reason: String) -> ShardPlan {
-        let extent = strategy == .rows ? rows : columns
-        let unit = strategy == .rows ? Blocking.mr : Blocking.nr
-        let ranges = evenRanges(extent: extent, unit: unit, parts: strategy == .serial ? 1 : lanes)
-        let shards = ranges.map { range in
-            strategy == .rows ? LaneShard(rows: range, columns: 0..<columns)
-                : strategy == .outputChannels ? LaneShard(rows: 0..<rows, columns: range)
-                : LaneShard(rows: 0..<rows, columns: 0..<columns)
+    /// Every candidate the planner weighed, one per line, the chosen one marked.
+    public func explain() -> String {
+        var lines = ["\(strategy) × \(laneCount) lanes"]
+        for estimate in estimates.sorted(by: { $0.seconds < $1.seconds }) {
+            let chosen = isChosen(estimate)
+            lines.append("\(chosen ? "→" : " ") \(estimate)")
         }
-        return ShardPlan(strategy: shards.count == 1 ? .serial : strategy, shards: shards, reason: reason)
+        return lines.joined(separator: "\n")
+    }
+
+    /// Whether `estimate` describes this plan.
+    private func isChosen(_ estimate: PlanEstimate) -> Bool {
+        estimate.lanes == laneCount && estimate.rowParts * estimate.columnParts == laneCount
+            && estimate.rowParts == Set(shards.map(\.rows)).count
+    }
+
+    package init(strategy: ShardStrategy, shards: [LaneShard], estimates: [PlanEstimate] = []) {
+        self.strategy = strategy
+        self.shards = shards
+        self.estimates = estimates
+    }
+
+    /// Splits `rows × columns` into `lanes` blocks by `strategy` (a grid takes the most nearly
+    /// square factorization of `lanes`), in whole units of MR rows or NR columns, as evenly as
+    /// whole units allow. Fewer lanes are used when there are fewer units than lanes.
+    package static func split(rows: Int, columns: Int, lanes: Int, strategy: ShardStrategy,
+                              estimates: [PlanEstimate] = []) -> ShardPlan {
+        switch strategy {
+        case .serial: return grid(rows: rows, columns: columns, rowParts: 1, columnParts: 1, estimates: estimates)
+        case .rows: return grid(rows: rows, columns: columns, rowParts: lanes, columnParts: 1, estimates: estimates)
+        case .outputChannels:
+            return grid(rows: rows, columns: columns, rowParts: 1, columnParts: lanes, estimates: estimates)
+        case .grid:
+            // The most nearly square factorization of the lane count.
+            let rowParts = (1...lanes).last { lanes % $0 == 0 && $0 * $0 <= lanes } ?? 1
+            return grid(rows: rows, columns: columns, rowParts: rowParts, columnParts: lanes / rowParts,
+                        estimates: estimates)
+        }
+    }
+
+    /// Splits `rows × columns` into a `rowParts × columnParts` grid of blocks (row-major lane
+    /// order), cut at whole MR rows and NR columns; fewer parts where there are fewer units.
+    package static func grid(rows: Int, columns: Int, rowParts: Int, columnParts: Int,
+                             estimates: [PlanEstimate] = []) -> ShardPlan {
+        let rowRanges = evenRanges(extent: rows, unit: Blocking.mr, parts: rowParts)
+        let columnRanges = evenRanges(extent: columns, unit: Blocking.nr, parts: columnParts)
+        let shards = rowRanges.flatMap { r in columnRanges.map { LaneShard(rows: r, columns: $0) } }
+        let strategy: ShardStrategy = shards.count == 1 ? .serial
+            : columnRanges.count == 1 ? .rows : rowRanges.count == 1 ? .outputChannels : .grid
+        return ShardPlan(strategy: strategy, shards: shards, estimates: estimates)
     }
 
     /// `extent` cut into at most `parts` consecutive ranges whose bounds are multiples of `unit`
@@ -87,56 +139,90 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Chooses a plan for an output from a cost model (see `plan`'s comments).
-package enum Planner {
-    /// FLOPs below which a call stays on one lane when the lane count is automatic: Dispatch's
-    /// second lane starts 15–60 µs late here (SWIFT-SIMD.md), about 2–7 MFLOP at this machine's speed.
-    package static let minimumFlopsPerExtraLane = 4_000_000.0
+/// The planner's estimate of one candidate plan's time.
+package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
+    package let strategy: ShardStrategy
+    package let lanes: Int
+    /// The grid: parts along the rows and along the columns (`rowParts · columnParts == lanes`).
+    package let rowParts: Int
+    package let columnParts: Int
+    /// Multiply-adds of the busiest lane, as FLOPs (whole register tiles).
+    package let flopsPerLane: Double
+    /// Elements the busiest lane packs (its own and the duplicated ones).
+    package let packedPerLane: Double
+    /// The estimated wall time, seconds.
+    package let seconds: Double
 
-    /// `x` as a whole number for a plan's reason: digits while it fits in `Int`, else Double's own spelling
-    /// (`Int(_:)` traps beyond Int.max, and a planned shape's counts can get there).
+    package var description: String {
+        let micro = (seconds * 1e6 * 10).rounded() / 10
+        let shape = strategy == .grid ? " (\(rowParts) × \(columnParts))" : ""
+        return "\(strategy) × \(lanes)\(shape): ≈\(micro) µs (\(Self.whole(flopsPerLane / 1e3)) kFLOP and "
+            + "\(Self.whole(packedPerLane)) packed elements on the busiest lane)"
+    }
+
+    /// `x` as a whole number: digits while it fits in `Int`, else Double's own spelling (`Int(_:)`
+    /// traps beyond Int.max, and the counts of a shape that is only planned, never allocated, get there).
     static func whole(_ x: Double) -> String {
         x < 0x1p63 ? String(Int(x)) : String(x)
     }
+}
+
+/// Chooses a plan for a GEMM-shaped output from a cost model.
+///
+/// A candidate (strategy, lane count) costs the busiest lane's multiply-adds at the
+/// kernel's speed, plus the elements it packs (with an output-channel split every lane
+/// packs all of A, for a convolution the same im2col patches; with a row split every lane
+/// packs all of B unless B is pre-packed; a grid duplicates a share of each), plus, when it
+/// uses more than one lane, the start
+/// latency of Dispatch's extra lanes (15–60 µs measured here; see SWIFT-SIMD.md). With
+/// `Lanes.automatic` the planner weighs every lane count up to the processor count and
+/// takes the cheapest; with `.fixed(n)` only n lanes (or fewer when there are fewer tiles).
+package enum Planner {
+    /// Sustained kernel speed per lane assumed by the model, FLOP/s (about 80 % of this target's peak).
+    package static let flopsPerSecond: Double = Blocking.vectorWidth >= 16 ? 200e9 : Blocking.vectorWidth >= 8 ? 100e9 : 20e9
+    /// Packing speed assumed by the model, elements/s, for a contiguous copy (calibrated on the
+    /// 8×56×56×64 3×3 convolution: its 28.9 M packed elements cost about a millisecond).
+    package static let packedPerSecond = 16e9
+    /// The extra start latency of a multi-lane call, seconds.
+    package static let laneStartLatency = 30e-6
 
     /// Plans a GEMM-shaped output of `rows × columns` over `depth`.
     ///
     /// - Parameters:
-    ///   - packsB: whether each lane would pack B itself (false when B is pre-packed weights).
+    ///   - packsB: whether each lane packs B itself (false when B is pre-packed weights).
     ///   - aPackingCost: relative cost of packing one element of A (im2col costs more than a copy).
+    /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
+    ///   - allowsColumnSplit: false for kernels that can only split rows.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
-                             aPackingCost: Double = 1) throws(ShardwiseError) -> ShardPlan {
+                             aPackingCost: Double = 1, allowsColumnSplit: Bool = true) throws(ShardwiseError) -> ShardPlan {
         let maximum = try lanes.maximum()
-        let flops = 2.0 * Double(rows) * Double(columns) * Double(depth)
-        var count = maximum
-        if lanes.isAutomatic {
-            // Clamp in Double before converting: the FLOP count of a shape that is only planned
-            // (never allocated) can exceed Int.max · 4e6, and Int(_:) of such a Double traps.
-            count = Swift.max(1, Int(Swift.min(flops / minimumFlopsPerExtraLane, Double(maximum))))
-        }
-        if count <= 1 {
-            let why = maximum <= 1 ? "one lane allowed" : "too little work (\(whole(flops)) FLOPs) to pay for a second lane"
-            return .split(rows: rows, columns: columns, lanes: 1, strategy: .serial, reason: why)
-        }
         let rowUnits = (rows + Blocking.mr - 1) / Blocking.mr
         let columnUnits = (columns + Blocking.nr - 1) / Blocking.nr
-        // Duplicated packing: a row split makes every lane pack all of B (when B is not
-        // pre-packed); a column split makes every lane pack all of A.
-        let rowSplitWaste = packsB ? Double(depth) * Double(columns) * Double(count - 1) : 0
-        let columnSplitWaste = Double(rows) * Double(depth) * Double(count - 1) * aPackingCost
-        let rowsBalance = rowUnits >= count, columnsBalance = columnUnits >= count
-        if rowsBalance && (rowSplitWaste <= columnSplitWaste || !columnsBalance) {
-            return .split(rows: rows, columns: columns, lanes: count, strategy: .rows,
-                          reason: "rows split: \(rowUnits) row tiles; duplicates \(whole(rowSplitWaste)) packed B elements "
-                              + "against \(whole(columnSplitWaste)) for a column split")
+        let laneCounts = lanes.isAutomatic ? Array(1...maximum) : [maximum]
+        var estimates: [PlanEstimate] = []
+        for count in laneCounts {
+            for rowParts in 1...count where count % rowParts == 0 {
+                let columnParts = count / rowParts
+                if rowParts > rowUnits || columnParts > columnUnits || (columnParts > 1 && !allowsColumnSplit) { continue }
+                let strategy: ShardStrategy = count == 1 ? .serial
+                    : columnParts == 1 ? .rows : rowParts == 1 ? .outputChannels : .grid
+                // The busiest lane's block, in whole tiles.
+                let myRows = Double(Swift.min(rows, (rowUnits + rowParts - 1) / rowParts * Blocking.mr))
+                let myColumns = Double(Swift.min(columns, (columnUnits + columnParts - 1) / columnParts * Blocking.nr))
+                let flops = 2 * myRows * myColumns * Double(depth)
+                let packed = myRows * Double(depth) * aPackingCost + (packsB ? Double(depth) * myColumns : 0)
+                let seconds = flops / flopsPerSecond + packed / packedPerSecond + (count > 1 ? laneStartLatency : 0)
+                estimates.append(PlanEstimate(strategy: strategy, lanes: count, rowParts: rowParts,
+                                              columnParts: columnParts, flopsPerLane: flops, packedPerLane: packed,
+                                              seconds: seconds))
+            }
         }
-        if columnsBalance {
-            return .split(rows: rows, columns: columns, lanes: count, strategy: .outputChannels,
-                          reason: "output-channel split: \(columnUnits) column tiles; duplicates \(whole(columnSplitWaste)) "
-                              + "packed A elements against \(whole(rowSplitWaste)) for a row split")
+        guard let best = estimates.min(by: { $0.seconds < $1.seconds }) else {
+            // Fewer tiles than the fixed lane count along both axes: split the longer one.
+            let strategy: ShardStrategy = rowUnits >= columnUnits || !allowsColumnSplit ? .rows : .outputChannels
+            return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy)
         }
-        let strategy: ShardStrategy = rowUnits >= columnUnits ? .rows : .outputChannels
-        return .split(rows: rows, columns: columns, lanes: count, strategy: strategy,
-                      reason: "too few tiles for \(count) lanes; split the longer axis")
+        return .grid(rows: rows, columns: columns, rowParts: best.rowParts, columnParts: best.columnParts,
+                     estimates: estimates)
     }
 }

@@ -64,6 +64,17 @@ public struct Tensor: Sendable, Hashable {
         try scalars.withUnsafeMutableBufferPointer(body)
     }
 
+    /// A new tensor of `shape` filled by `body` from this tensor's storage: the buffer form of a
+    /// layer's forward pass, wrapped for tensors.
+    package func mapped(to shape: [Int], _ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>)
+                            throws(ShardwiseError) -> Void) throws(ShardwiseError) -> Tensor {
+        var output = try Tensor(shape: shape)
+        try withUnsafeBufferPointer { (source) throws(ShardwiseError) in
+            try output.withUnsafeMutableBufferPointer { (target) throws(ShardwiseError) in try body(source, target) }
+        }
+        return output
+    }
+
     /// Throws `.rankMismatch` unless the tensor has `rank` dimensions.
     package func requireRank(_ rank: Int, _ argument: String) throws(ShardwiseError) {
         if shape.count != rank { throw .rankMismatch(argument: argument, expected: rank, actual: shape.count) }

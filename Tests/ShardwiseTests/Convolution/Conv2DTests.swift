@@ -102,6 +102,21 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
         #expect(ran > 200)
     }
 
+    /// Rows wider than a micropanel, so whole panels of interior pixels take im2col's
+    /// straight-copy path, next to panels that straddle rows and the padding.
+    @Test func wideRowsTakeTheInteriorPath() throws {
+        for (kernel, strides, dilations, channels) in [(Size2D(3), Size2D(1), Size2D(1), 1), (Size2D(5), Size2D(1), Size2D(1), 3),
+                                                       (Size2D(3), Size2D(2), Size2D(height: 2, width: 1), 4),
+                                                       (Size2D(height: 2, width: 3), Size2D(height: 1, width: 3), Size2D(1), 17)] {
+            for padding in [Padding.same, .valid] {
+                var c = ConvCase()
+                c.batch = 2; c.height = 6; c.width = 61; c.inputChannels = channels; c.outputChannels = 33
+                c.kernel = kernel; c.strides = strides; c.dilations = dilations; c.padding = padding
+                #expect(try checkConv(c, seed: 31, lanes: [.serial, .fixed(2)]) == nil)
+            }
+        }
+    }
+
     @Test func kernelLargerThanInputUnderSame() throws {
         var c = ConvCase()
         c.height = 2; c.width = 3; c.kernel = Size2D(5); c.strides = Size2D(2)
@@ -153,6 +168,17 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             try Conv2D(descriptor).forward(input: UnsafeBufferPointer(guarded), shape: shape, output: target, lanes: .serial)
         }
         #expect(firstMismatch(output, expected.scalars, tolerance: tolerance(depth: 550, magnitude: 25)) == nil)
+    }
+
+    @Test func depthwiseDirectKernelAgreesAcrossLanes() throws {
+        for channels in [1, 7, 16, 37] {
+            var c = ConvCase()
+            c.batch = 2; c.height = 9; c.width = 11; c.inputChannels = channels; c.outputChannels = channels
+            c.groups = channels; c.kernel = Size2D(3); c.strides = Size2D(height: 1, width: 2)
+            c.activation = .relu6
+            let lanes: [Lanes] = [.serial] + (1...(2 * Lanes.processorCount + 1)).map { .fixed($0) }
+            #expect(try checkConv(c, seed: UInt64(channels), lanes: lanes) == nil)
+        }
     }
 
     @Test func badInputThrowsAndLeavesOutputUntouched() throws {

@@ -67,7 +67,7 @@ extension Optional where Wrapped == [Float] {
     @Test func everyTailAroundTheRegisterTile() throws {
         let mr = 12, nr = 32  // the largest tile of any target; smaller tiles are covered too
         for m in 1...(mr + 1) {
-            for n in [1, 2, 7, nr / 2 - 1, nr / 2, nr / 2 + 1, nr - 1, nr, nr + 1, 2 * nr + 1] {
+            for n in 1...(2 * nr + 1) {
                 for k in [1, 2, 3, 17] {
                     let failure = try checkGEMM(m: m, n: n, k: k, seed: UInt64(m * 1000 + n * 10 + k))
                     #expect(failure == nil, "\(failure ?? "")")
@@ -88,9 +88,27 @@ extension Optional where Wrapped == [Float] {
         for (index, (tA, tB)) in [(false, false), (true, false), (false, true), (true, true)].enumerated() {
             for activation in activations {
                 for (alpha, beta) in [(Float(1), Float(0)), (-0.5, 1), (2, -1.5)] {
-                    let failure = try checkGEMM(transposeA: tA, transposeB: tB, m: 29, n: 37, k: 23, padA: 3, padB: 7,
-                                                padC: 5, alpha: alpha, beta: beta, bias: index % 2 == 0,
-                                                activation: activation)
+                    // Prime leading dimensions: lda 31, ldb 41 or 31, ldc 43.
+                    let failure = try checkGEMM(transposeA: tA, transposeB: tB, m: 29, n: 37, k: 23,
+                                                padA: tA ? 2 : 8, padB: tB ? 8 : 4, padC: 6, alpha: alpha, beta: beta,
+                                                bias: index % 2 == 0, activation: activation)
+                    #expect(failure == nil, "\(failure ?? "")")
+                }
+            }
+        }
+    }
+
+    /// B of at most 16 columns and K ≥ 64 takes the dot-product path (packed or not): every
+    /// width, row counts around its 4-row block and 32-row group, K around a vector, its
+    /// 2048-float chunk, and a tail shorter than a vector.
+    @Test func skinnyPath() throws {
+        for n in 1...16 {
+            for (m, k) in [(1, 64), (3, 65), (5, 100), (33, 2048 + 7), (9, 4099)] {
+                for packed in [false, true] {
+                    let failure = try checkGEMM(transposeB: n % 3 == 0, m: m, n: n, k: k, padA: 3, padB: 2, padC: 1,
+                                                alpha: n % 2 == 0 ? 1 : 0.5, beta: n % 4 == 0 ? 0.5 : 0, bias: n % 2 == 1,
+                                                activation: n % 5 == 0 ? .relu : .none, lanes: .fixed(1 + n % 3),
+                                                packed: packed, seed: UInt64(n * 100 + m))
                     #expect(failure == nil, "\(failure ?? "")")
                 }
             }

@@ -8,8 +8,8 @@ import ShardwiseTestSupport
         for rows in [1, 5, 12, 13, 97, 250] {
             for columns in [1, 31, 32, 33, 100] {
                 for lanes in 1...7 {
-                    for strategy in [ShardStrategy.serial, .rows, .outputChannels] {
-                        let plan = ShardPlan.split(rows: rows, columns: columns, lanes: lanes, strategy: strategy, reason: "test")
+                    for strategy in [ShardStrategy.serial, .rows, .outputChannels, .grid] {
+                        let plan = ShardPlan.split(rows: rows, columns: columns, lanes: lanes, strategy: strategy)
                         #expect(plan.owners(rows: rows, columns: columns).allSatisfy { $0 == 1 },
                                 "rows \(rows) columns \(columns) lanes \(lanes) \(strategy)")
                         #expect(plan.laneCount <= lanes)
@@ -20,21 +20,22 @@ import ShardwiseTestSupport
     }
 
     @Test func boundariesFallOnWholeTiles() {
-        let plan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .outputChannels, reason: "test")
+        let plan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .outputChannels)
         for shard in plan.shards.dropLast() { #expect(shard.columns.upperBound % Blocking.nr == 0) }
-        let rowPlan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .rows, reason: "test")
+        let rowPlan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .rows)
         for shard in rowPlan.shards.dropLast() { #expect(shard.rows.upperBound % Blocking.mr == 0) }
     }
 
-    /// A shape can be planned without being allocated, so its FLOP count may exceed what `Int`
-    /// holds even after dividing by the per-lane threshold (a regression: converting it trapped).
+    /// A shape can be planned without being allocated, so its FLOP count may exceed what `Int` holds:
+    /// the planner must still work in Double and use every processor (an earlier planner trapped here).
     @Test func automaticPlansAShapeWhoseFLOPsOverflowInt() throws {
         let plan = try Planner.plan(rows: 1 << 40, columns: 1 << 40, depth: 1 << 40, lanes: .automatic, packsB: false)
         #expect(plan.laneCount == Lanes.processorCount)
     }
 
     /// A huge fixed lane count is capped: planning a huge (never allocated) shape with it used to
-    /// ask for one shard per row tile, billions of them, and abort on the allocation.
+    /// ask for one shard per row tile, billions of them, and abort on the allocation (and the grid
+    /// planner would walk every candidate row split up to the count).
     @Test func hugeFixedLaneCountsAreCapped() throws {
         let plan = try Planner.plan(rows: 1 << 50, columns: 1, depth: 1, lanes: .fixed(Int.max), packsB: false)
         #expect(plan.laneCount == Lanes.limit)
@@ -42,13 +43,32 @@ import ShardwiseTestSupport
         #expect(try dense.plan(forInput: [1 << 50, 6], lanes: .fixed(1 << 40)).laneCount == Lanes.limit)
     }
 
-    /// A plan's reason spells its FLOP and packing counts; for a huge planned shape they exceed
-    /// Int.max (a regression: converting them trapped in debug and printed garbage under -Ounchecked).
+    /// A plan's explanation spells its FLOP and packing counts; for a huge planned shape they exceed
+    /// Int.max (a regression: converting them trapped in debug, and under -Ounchecked printed Int.min).
     @Test func reasonsSpellCountsBeyondIntMax() throws {
         for lanes in [Lanes.serial, .fixed(64)] {
             let plan = try Planner.plan(rows: 1 << 40, columns: 1 << 40, depth: 1 << 40, lanes: lanes, packsB: true)
-            #expect(!plan.reason.contains("-"), "\(plan.reason)")
+            #expect(!plan.reason.contains(String(Int.min)), "\(plan.reason)")
+            #expect(!plan.explain().contains(String(Int.min)), "\(plan.explain())")
         }
+    }
+
+    @Test func gridsCoverEveryElementOnce() {
+        for (rowParts, columnParts) in [(2, 2), (4, 4), (3, 5), (8, 2)] {
+            let plan = ShardPlan.grid(rows: 500, columns: 300, rowParts: rowParts, columnParts: columnParts)
+            #expect(plan.strategy == .grid)
+            #expect(plan.laneCount == rowParts * columnParts)
+            #expect(plan.owners(rows: 500, columns: 300).allSatisfy { $0 == 1 })
+        }
+    }
+
+    @Test func plannerExplainsItsChoice() throws {
+        let plan = try Planner.plan(rows: 2048, columns: 2048, depth: 2048, lanes: .fixed(16), packsB: true)
+        #expect(plan.laneCount == 16)
+        let explanation = plan.explain()
+        #expect(explanation.contains("→"))
+        #expect(explanation.split(separator: "\n").count >= 3)
+        #expect(!plan.reason.isEmpty)
     }
 
     @Test func automaticStaysSerialOnSmallWork() throws {
@@ -76,13 +96,13 @@ import ShardwiseTestSupport
         let a = rng.floats(m * k), b = rng.floats(k * n), bias = rng.floats(n)
         var reference: [UInt32]?
         for lanes in 1...(2 * Lanes.processorCount + 1) {
-            for strategy in [ShardStrategy.rows, .outputChannels] {
+            for strategy in [ShardStrategy.rows, .outputChannels, .grid] {
                 var c = [Float](repeating: .nan, count: m * n)
                 a.withUnsafeBufferPointer { a in
                     b.withUnsafeBufferPointer { b in
                         c.withUnsafeMutableBufferPointer { c in
                             bias.withUnsafeBufferPointer { bias in
-                                let plan = ShardPlan.split(rows: m, columns: n, lanes: lanes, strategy: strategy, reason: "test")
+                                let plan = ShardPlan.split(rows: m, columns: n, lanes: lanes, strategy: strategy)
                                 GEMM.run(plan: plan, depth: k, a: StridedMatrix(base: a.baseAddress!, rowStride: k, columnStride: 1),
                                          b: .strided(StridedMatrix(base: b.baseAddress!, rowStride: n, columnStride: 1)),
                                          c: c.baseAddress!, ldc: n,

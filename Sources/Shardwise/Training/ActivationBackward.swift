@@ -1,0 +1,59 @@
+// Activations as stand-alone layers, and their backward pass.
+//
+// Every `Activation` is a clamp to `[lower, upper]` (ReLU is `[0, +inf)`), so one
+// forward and one backward kernel serve all of them. The backward needs only the
+// forward *output*: a clamp passes the gradient where it passed the value, that
+// is where `lower < output < upper`, and blocks it where the output sits on a
+// bound. For ReLU that is `output > 0`, the rule `Reference.reluBackward` uses; a
+// NaN output fails both comparisons and passes no gradient. Because only the
+// output is needed, the same backward serves an activation fused into a
+// `Conv2D` or `Dense` write-back: the layer's output is all a model keeps.
+
+extension Activation {
+    /// Applies the activation to every element of `input` (NaN stays NaN), in SIMD.
+    ///
+    /// - Returns: a tensor of `input`'s shape.
+    /// - Complexity: O(`input.count`), one pass, on the calling thread.
+    public func apply(to input: Tensor) -> Tensor {
+        var output = input
+        if self == .none { return output }
+        let (lower, upper) = bounds
+        output.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            forEachVectorChunk(buffer.count) { offset, count in
+                let x = Vector.loading(base + offset, count: count)
+                // Compare-and-replace rather than min/max: a NaN fails both tests and is kept.
+                let y = x.replacing(with: lower, where: x .< lower).replacing(with: upper, where: x .> upper)
+                y.store(to: base + offset, count: count)
+            }
+        }
+        return output
+    }
+
+    /// The gradient with respect to the activation's input, from its forward `output` and the
+    /// gradient with respect to that output: `outputGradient` where `lower < output < upper`,
+    /// zero elsewhere (see the file header). `.none` returns `outputGradient` unchanged.
+    ///
+    /// - Throws: `.shapeMismatch` when the two shapes differ.
+    /// - Complexity: O(`output.count`), one pass, on the calling thread.
+    public func backward(output: Tensor, outputGradient: Tensor) throws(ShardwiseError) -> Tensor {
+        if outputGradient.shape != output.shape {
+            throw .shapeMismatch(argument: "outputGradient", expected: output.shape, actual: outputGradient.shape)
+        }
+        if self == .none { return outputGradient }
+        let (lower, upper) = bounds
+        var inputGradient = outputGradient
+        output.withUnsafeBufferPointer { y in
+            inputGradient.withUnsafeMutableBufferPointer { g in
+                let (y, g) = (y.baseAddress!, g.baseAddress!)
+                forEachVectorChunk(output.count) { offset, count in
+                    let value = Vector.loading(y + offset, count: count)
+                    let gradient = Vector.loading(g + offset, count: count)
+                    let passes = (value .> lower) .& (value .< upper)
+                    Vector().replacing(with: gradient, where: passes).store(to: g + offset, count: count)
+                }
+            }
+        }
+        return inputGradient
+    }
+}

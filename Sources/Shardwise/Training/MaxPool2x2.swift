@@ -1,0 +1,143 @@
+// 2×2 max pooling, stride 2, VALID, over NHWC: forward and backward from one decision.
+//
+// The backward must route each output's gradient to exactly the input cell the
+// forward copied, so both passes call `firstMaximum`, the only place that
+// decides: the four cells of a window are compared in row-major order
+// (top-left, top-right, bottom-left, bottom-right) and a later cell wins only
+// if it is strictly greater, or is NaN where the best so far is not. Ties go to
+// the earliest cell and a NaN propagates, the rule of `Reference.maxPool2x2`.
+//
+// In NHWC the channels of a pixel are contiguous, so a window is four pointers
+// to four channel rows, and one SIMD vector decides `Vector.scalarCount`
+// channels at once; the winner of each lane is kept as a tap number (0…3).
+// An odd last row or column belongs to no window: the forward ignores it and the
+// backward gives it zero gradient.
+
+/// 2×2 max pooling with stride 2 and VALID padding over an NHWC tensor, per channel.
+public enum MaxPool2x2 {
+    /// The pooled shape `[N, H / 2, W / 2, C]` (rounded down) for an NHWC `inputShape`.
+    ///
+    /// - Throws: `.rankMismatch` unless rank 4, `.nonPositiveSize`, `.kernelLargerThanPaddedInput`
+    ///   when the height or width is 1.
+    public static func outputShape(forInput inputShape: [Int]) throws(ShardwiseError) -> [Int] {
+        try windows(forInput: inputShape).outputShape
+    }
+
+    /// Each output is the largest of its window's four inputs; a NaN in a window wins.
+    ///
+    /// - Parameter input: NHWC, with height and width at least 2.
+    /// - Returns: a tensor of `outputShape(forInput: input.shape)`.
+    /// - Throws: what `outputShape(forInput:)` throws.
+    /// - Complexity: O(`input.count`), one pass, on the calling thread.
+    public static func forward(_ input: Tensor) throws(ShardwiseError) -> Tensor {
+        let w = try windows(forInput: input.shape)
+        var output = try Tensor(shape: w.outputShape)
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                let (x, y) = (x.baseAddress!, y.baseAddress!)
+                w.forEach { cells, pooled in
+                    forEachVectorChunk(w.channels) { c, count in
+                        firstMaximum(x, cells, c, count).value.store(to: y + pooled + c, count: count)
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// The backward of `forward`: each output's gradient goes to the cell the forward copied
+    /// (its window's first maximum in row-major order); every other cell gets zero.
+    ///
+    /// - Parameters:
+    ///   - input: the forward pass's NHWC input.
+    ///   - outputGradient: the gradient with respect to the pooled output.
+    /// - Returns: the gradient with respect to `input`, in its shape.
+    /// - Throws: what `outputShape(forInput:)` throws, `.shapeMismatch` for `outputGradient`.
+    /// - Complexity: O(`input.count`), one pass, on the calling thread.
+    public static func backward(input: Tensor, outputGradient: Tensor) throws(ShardwiseError) -> Tensor {
+        let w = try windows(forInput: input.shape)
+        if outputGradient.shape != w.outputShape {
+            throw .shapeMismatch(argument: "outputGradient", expected: w.outputShape, actual: outputGradient.shape)
+        }
+        var inputGradient = try Tensor(shape: input.shape, repeating: 0)  // the dropped row or column stays zero
+        input.withUnsafeBufferPointer { x in
+            outputGradient.withUnsafeBufferPointer { dy in
+                inputGradient.withUnsafeMutableBufferPointer { dx in
+                    let (x, dy, dx) = (x.baseAddress!, dy.baseAddress!, dx.baseAddress!)
+                    w.forEach { cells, pooled in
+                        forEachVectorChunk(w.channels) { c, count in
+                            let tap = firstMaximum(x, cells, c, count).tap
+                            let gradient = Vector.loading(dy + pooled + c, count: count)
+                            func route(_ t: Int32, _ cell: Int) {
+                                Vector().replacing(with: gradient, where: tap .== t).store(to: dx + cell + c, count: count)
+                            }
+                            route(0, cells.0)
+                            route(1, cells.1)
+                            route(2, cells.2)
+                            route(3, cells.3)
+                        }
+                    }
+                }
+            }
+        }
+        return inputGradient
+    }
+
+    // MARK: - The decision and the walk
+
+    /// The four flat offsets (of channel 0) of a window's cells, in row-major order.
+    typealias WindowCells = (Int, Int, Int, Int)
+
+    /// The window grid of one input shape.
+    struct Windows {
+        let batch: Int, rows: Int, columns: Int, channels: Int, inputRows: Int, inputColumns: Int
+        var outputShape: [Int] { [batch, rows, columns, channels] }
+
+        /// Calls `body(cells, pooledOffset)` for every window, in output order.
+        @inline(__always)
+        func forEach(_ body: (WindowCells, Int) -> Void) {
+            let rowStride = inputColumns * channels
+            var pooled = 0
+            for n in 0..<batch {
+                for row in 0..<rows {
+                    let top = ((n * inputRows + 2 * row) * inputColumns) * channels
+                    for column in 0..<columns {
+                        let topLeft = top + 2 * column * channels
+                        let cells = (topLeft, topLeft + channels, topLeft + rowStride, topLeft + rowStride + channels)
+                        body(cells, pooled)
+                        pooled += channels
+                    }
+                }
+            }
+        }
+    }
+
+    /// Validates `inputShape` and resolves its windows, as a VALID 2×2 stride-2 convolution.
+    static func windows(forInput inputShape: [Int]) throws(ShardwiseError) -> Windows {
+        if inputShape.count != 4 { throw .rankMismatch(argument: "input", expected: 4, actual: inputShape.count) }
+        _ = try CheckedSize.elementCount(of: inputShape, "input")
+        let g = try ConvolutionGeometry(input: Size2D(height: inputShape[1], width: inputShape[2]), kernel: Size2D(2),
+                                        strides: Size2D(2), dilations: Size2D(1), padding: .valid)
+        return Windows(batch: inputShape[0], rows: g.height.output, columns: g.width.output, channels: inputShape[3],
+                       inputRows: inputShape[1], inputColumns: inputShape[2])
+    }
+
+    /// For channels `c ..< c + count` of one window: the winning value and the winning tap (0…3)
+    /// of each lane. The one place the pooling rule is decided (see the file header).
+    @inline(__always)
+    static func firstMaximum(_ x: UnsafePointer<Float>, _ cells: WindowCells, _ c: Int,
+                             _ count: Int) -> (value: Vector, tap: Vector.MaskStorage) {
+        var best = Vector.loading(x + cells.0 + c, count: count)
+        var tap = Vector.MaskStorage()
+        func consider(_ t: Int32, _ cell: Int) {
+            let candidate = Vector.loading(x + cell + c, count: count)
+            let wins = (candidate .> best) .| ((candidate .!= candidate) .& (best .== best))
+            best.replace(with: candidate, where: wins)
+            tap.replace(with: t, where: wins)
+        }
+        consider(1, cells.1)
+        consider(2, cells.2)
+        consider(3, cells.3)
+        return (best, tap)
+    }
+}

@@ -1,0 +1,81 @@
+import Testing
+import Shardwise
+import ShardwiseTestSupport
+
+/// Each microkernel alone against a naive reference microkernel (BLIS's practice): random
+/// packed panels in exactly the layout the contract states, a tile poisoned with NaN, every
+/// depth from 1 to a few past the unroll, and the result compared with Double sums.
+@Suite struct MicrokernelTests {
+    /// The naive reference microkernel: `rows × nr` tile of Σ_k a[i·pitch + k] · b[k·nr + j].
+    func referenceTile(rows: Int, depth: Int, a: [Float], b: [Float]) -> [Float] {
+        let nr = Blocking.nr
+        var tile = [Float](repeating: 0, count: rows * nr)
+        for i in 0..<rows {
+            for j in 0..<nr {
+                var sum = 0.0
+                for k in 0..<depth { sum += Double(a[i * Blocking.aPitch + k]) * Double(b[k * nr + j]) }
+                tile[i * nr + j] = Float(sum)
+            }
+        }
+        return tile
+    }
+
+    func check(rows: Int, kernel: (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        var rng = SeededGenerator(seed: UInt64(rows))
+        for depth in [1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 64, 511, 512] {
+            let a = rng.floats(rows * Blocking.aPitch)
+            let b = rng.floats(depth * Blocking.nr)
+            var tile = [Float](repeating: .nan, count: rows * Blocking.nr)
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    tile.withUnsafeMutableBufferPointer { kernel(depth, a.baseAddress!, b.baseAddress!, $0.baseAddress!) }
+                }
+            }
+            let expected = referenceTile(rows: rows, depth: depth, a: a, b: b)
+            let failure = firstMismatch(tile, expected, tolerance: tolerance(depth: depth, magnitude: Float(depth).squareRoot()))
+            #expect(failure == nil, "\(rows)-row kernel, depth \(depth): \(failure ?? "")")
+        }
+    }
+
+    @Test func microkernel12x2V() {
+        check(rows: 12) { Shardwise.microkernel12x2V(depth: $0, a: $1, b: $2, tile: $3) }
+    }
+
+    @Test func microkernel6x2V() {
+        check(rows: 6) { Shardwise.microkernel6x2V(depth: $0, a: $1, b: $2, tile: $3) }
+    }
+
+    /// The dot-product kernel: 4 rows of A and 5 rows of Bᵀ, K contiguous, accumulating into
+    /// `partial`; the lane-wise partial sums must add up to the dot products.
+    @Test func dotMicrokernel4x5V() {
+        var rng = SeededGenerator(seed: 45)
+        let width = Blocking.vectorWidth
+        for depth in [width, 2 * width, 7 * width, 64 * width] {
+            let a = (0..<4).map { _ in rng.floats(depth) }
+            let b = (0..<5).map { _ in rng.floats(depth) }
+            let start = rng.floats(20 * width)
+            var partial = start
+            a[0].withUnsafeBufferPointer { a0 in a[1].withUnsafeBufferPointer { a1 in
+            a[2].withUnsafeBufferPointer { a2 in a[3].withUnsafeBufferPointer { a3 in
+            b[0].withUnsafeBufferPointer { b0 in b[1].withUnsafeBufferPointer { b1 in b[2].withUnsafeBufferPointer { b2 in
+            b[3].withUnsafeBufferPointer { b3 in b[4].withUnsafeBufferPointer { b4 in
+                partial.withUnsafeMutableBufferPointer { p in
+                    Shardwise.dotMicrokernel4x5V(depth: depth, a0: a0.baseAddress!, a1: a1.baseAddress!, a2: a2.baseAddress!,
+                                                 a3: a3.baseAddress!, b0: b0.baseAddress!, b1: b1.baseAddress!,
+                                                 b2: b2.baseAddress!, b3: b3.baseAddress!, b4: b4.baseAddress!,
+                                                 partial: p.baseAddress!)
+                }
+            } } } } } } } } }
+            for r in 0..<4 {
+                for s in 0..<5 {
+                    let lanes = (r * 5 + s) * width
+                    let got = partial[lanes..<(lanes + width)].reduce(0.0) { $0 + Double($1) }
+                    let initial = start[lanes..<(lanes + width)].reduce(0.0) { $0 + Double($1) }
+                    let exact = zip(a[r], b[s]).reduce(initial) { $0 + Double($1.0) * Double($1.1) }
+                    let tol = Double(tolerance(depth: depth, magnitude: Float(depth).squareRoot()))
+                    #expect(abs(got - exact) <= tol, "row \(r) column \(s) depth \(depth): \(got) vs \(exact)")
+                }
+            }
+        }
+    }
+}
