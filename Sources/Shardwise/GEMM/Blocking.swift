@@ -51,6 +51,19 @@ package enum Blocking {
     package static let mc = 96 / mr * mr
     /// Columns of B packed per block when B is not pre-packed (4 MiB at KC = 512).
     package static let nc = 2048
+    /// Floats of packed B one lane may hold: KC × NC (4 MiB). When a whole-depth strip of B of
+    /// at least `minimumWholeDepthColumns` fits, the driver packs B for all of K at once.
+    package static let bBudget = kc * nc
+    /// The narrowest whole-depth B strip worth packing (narrower: BLIS's KC × NC blocks).
+    package static let minimumWholeDepthColumns = 4 * nr
+
+    /// The depth of each KC block for a product of depth `depth`: at most KC, as equal as
+    /// possible (576 = 288 + 288, not 512 + 64). A function of `depth` alone, so every lane
+    /// and every loop order cuts K at the same places.
+    package static func depthBlock(_ depth: Int) -> Int {
+        let blocks = (depth + kc - 1) / kc
+        return (depth + blocks - 1) / blocks
+    }
 
     /// The microkernel of this target: `depth` rank-1 updates of an MR × NR tile.
     @inline(__always)

@@ -142,9 +142,9 @@ public final class PackedMatrix: @unchecked Sendable {
         } else {
             transposed = nil
         }
-        for k0 in stride(from: 0, to: depth, by: Blocking.kc) {
-            let kc = Swift.min(Blocking.kc, depth - k0)
-            source.packBBlock(k0: k0, depth: kc, columns: 0..<columns, into: block(k0: k0))
+        let blockDepth = Blocking.depthBlock(depth)
+        for k0 in stride(from: 0, to: depth, by: blockDepth) {
+            source.packBBlock(k0: k0, depth: Swift.min(blockDepth, depth - k0), columns: 0..<columns, into: block(k0: k0))
         }
     }
 
@@ -153,7 +153,8 @@ public final class PackedMatrix: @unchecked Sendable {
         transposed?.deallocate()
     }
 
-    /// The first micropanel of the KC block that starts at row `k0`.
+    /// The first micropanel of the depth block that starts at row `k0` (blocks of
+    /// `Blocking.depthBlock(depth)` rows).
     @inline(__always)
     package func block(k0: Int) -> UnsafeMutablePointer<Float> {
         storage + k0 * panelCount * Blocking.nr
