@@ -74,7 +74,7 @@ public final class Conv2D: Sendable {
         if isDepthwise {
             // One pass over the pixels: a split of the output rows duplicates nothing.
             return try Planner.plan(rows: s.rows, columns: descriptor.outputChannels, depth: s.depth, lanes: lanes,
-                                    packsB: false, aPackingCost: 0, allowsColumnSplit: false)
+                                    packsB: false, aPackingCost: 0, allowsColumnSplit: false, kernelSpeed: 0.1)
         }
         // An output-channel split makes every lane gather the same patches: im2col costs more
         // per element than a copy, because of the index arithmetic and the padding tests.

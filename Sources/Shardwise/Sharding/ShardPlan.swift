@@ -193,8 +193,11 @@ package enum Planner {
     ///   - aPackingCost: relative cost of packing one element of A (im2col costs more than a copy).
     /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     ///   - allowsColumnSplit: false for kernels that can only split rows.
+    ///   - kernelSpeed: the kernel's speed relative to the GEMM microkernel's (a memory-bound
+    ///     depthwise kernel runs at about a tenth of it).
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
-                             aPackingCost: Double = 1, allowsColumnSplit: Bool = true) throws(ShardwiseError) -> ShardPlan {
+                             aPackingCost: Double = 1, allowsColumnSplit: Bool = true,
+                             kernelSpeed: Double = 1) throws(ShardwiseError) -> ShardPlan {
         let maximum = try lanes.maximum()
         let rowUnits = (rows + Blocking.mr - 1) / Blocking.mr
         let columnUnits = (columns + Blocking.nr - 1) / Blocking.nr
@@ -211,7 +214,7 @@ package enum Planner {
                 let myColumns = Double(Swift.min(columns, (columnUnits + columnParts - 1) / columnParts * Blocking.nr))
                 let flops = 2 * myRows * myColumns * Double(depth)
                 let packed = myRows * Double(depth) * aPackingCost + (packsB ? Double(depth) * myColumns : 0)
-                let seconds = flops / flopsPerSecond + packed / packedPerSecond + (count > 1 ? laneStartLatency : 0)
+                let seconds = flops / (flopsPerSecond * kernelSpeed) + packed / packedPerSecond + (count > 1 ? laneStartLatency : 0)
                 estimates.append(PlanEstimate(strategy: strategy, lanes: count, rowParts: rowParts,
                                               columnParts: columnParts, flopsPerLane: flops, packedPerLane: packed,
                                               seconds: seconds))
