@@ -13,7 +13,9 @@
 //            peak_gflops_per_lane × lanes), max_rel_error, verified, workspace_bytes,
 //            source_line (--shapes line, else null), bitwise_equal_across_lanes (against
 //            the case's first lane setting; null with one setting), gbytes_per_s (skinny
-//            GEMM-shaped cases only: M = 1 or N ≤ 16, else null);
+//            GEMM-shaped cases only: M = 1 or N ≤ 16, else null), reference_ms (one run of
+//            the Double reference, extrapolated from its sample when sampled),
+//            speedup_over_reference (reference_ms over median_ms);
 //            extras: lanes_setting ("2" or "auto"), lanes_used (the plan's), plan (its
 //            description), flops, verification (full|sampled), verification_detail,
 //            tolerance, min_ms, max_ms, repetitions, calls_per_repetition, error.
@@ -39,6 +41,8 @@ struct CaseResult {
     var verificationDetail = ""
     /// Bytes touched per call for a skinny GEMM, else nil.
     var skinnyBytes: Int?
+    /// One run of the Double reference, extrapolated to the whole output when sampled.
+    var referenceSeconds: Double?
     /// Same output bits as the case's first lane setting; nil when only one setting runs.
     var bitwiseEqualAcrossLanes: Bool?
     /// A library error that stopped the case.
@@ -59,6 +63,11 @@ struct CaseResult {
     var gbytesPerSecond: Double? {
         guard let bytes = skinnyBytes, let timing else { return nil }
         return Double(bytes) / timing.medianSeconds * 1e-9
+    }
+    /// How many times faster than the Double reference (one reference run against the median).
+    var speedupOverReference: Double? {
+        guard let referenceSeconds, let timing else { return nil }
+        return referenceSeconds / timing.medianSeconds
     }
     /// `rows×2`, `serial×1`.
     var planSummary: String { plan.map { "\($0.strategy)×\($0.laneCount)" } ?? "-" }
@@ -89,7 +98,7 @@ enum ConsoleReport {
 
     /// The table printed at the end.
     static func table(_ results: [CaseResult]) -> String {
-        let headers = ["case", "lanes", "plan", "ms", "GFLOP/s", "% peak", "GB/s", "max rel err", "check", "bits"]
+        let headers = ["case", "lanes", "plan", "ms", "GFLOP/s", "% peak", "GB/s", "× ref", "max rel err", "check", "bits"]
         var rows: [[String]] = []
         for r in results {
             let check = r.error != nil ? "ERROR" : (r.verified ? "ok" : "FAIL") + " " + r.verificationMode
@@ -100,6 +109,7 @@ enum ConsoleReport {
                 r.gflops.map { Format.fixed($0, 1) } ?? "-",
                 r.peakFraction.map { Format.fixed($0 * 100, 1) } ?? "-",
                 r.gbytesPerSecond.map { Format.fixed($0, 1) } ?? "",
+                r.speedupOverReference.map { Format.fixed($0, 0) } ?? "-",
                 r.verification.map { Format.scientific($0.maxRelativeError, 1) } ?? "-",
                 check, bits,
             ])
@@ -107,7 +117,7 @@ enum ConsoleReport {
         var widths = headers.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = Swift.max(widths[i], cell.count) } }
         // The case and plan columns read left-aligned; numbers right-aligned.
-        let leftAligned: Set<Int> = [0, 2, 8, 9]
+        let leftAligned: Set<Int> = [0, 2, 9, 10]
         func render(_ cells: [String]) -> String {
             cells.enumerated().map { i, cell in Format.pad(cell, widths[i], right: !leftAligned.contains(i)) }
                 .joined(separator: "  ")
@@ -218,6 +228,8 @@ enum JSONReport {
             ("source_line", optional(r.benchCase.sourceLine, JSON.integer)),
             ("bitwise_equal_across_lanes", optional(r.bitwiseEqualAcrossLanes, JSON.bool)),
             ("gbytes_per_s", .number(r.gbytesPerSecond)),
+            ("reference_ms", .number(r.referenceSeconds.map { $0 * 1e3 })),
+            ("speedup_over_reference", .number(r.speedupOverReference)),
         ]
         let extras: [(String, JSON)] = [
             ("lanes_setting", .string(r.setting.label)),

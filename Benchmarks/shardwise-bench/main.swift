@@ -10,6 +10,7 @@
 //      its bits with the first setting's, and time it; print a progress line;
 //   4. print the table; write --json and --svg; exit 0 only if every case verified.
 
+import Dispatch
 import Shardwise
 
 // MARK: - 1. Options and cases
@@ -113,9 +114,15 @@ for benchCase in cases {
     }
 
     let workload: any Workload, reference: ReferenceCheck
+    // One run of the Double reference, scaled up to the whole output when it was sampled
+    // (the samples are whole rows or images, so its cost is linear in what it covers).
+    var referenceSeconds: Double?
     do {
         workload = try makeWorkload(benchCase, seed: benchCase.seed)
+        let start = DispatchTime.now().uptimeNanoseconds
         reference = try workload.reference(budget: referenceBudget)
+        referenceSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            * Double(workload.output.count) / Double(Swift.max(1, reference.slices.reduce(0) { $0 + $1.values.count }))
     } catch {
         for setting in options.lanes {
             var r = result(setting)
@@ -131,6 +138,7 @@ for benchCase in cases {
         r.fullVerification = reference.isFull
         r.verificationDetail = reference.detail
         r.skinnyBytes = workload.skinnyBytes
+        r.referenceSeconds = referenceSeconds
         do {
             let lanes = setting.lanes
             r.plan = try workload.plan(lanes)

@@ -88,6 +88,7 @@ public final class Conv2D: Sendable {
     /// the patch matrix is never materialized.
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let s = try gemmShape(forInput: shape)
+        if isDepthwise { return 0 }  // the direct kernel works in registers
         return GEMM.workspaceBytes(plan: try plan(forInput: shape, lanes: lanes), depth: s.depth, packsB: false)
     }
 

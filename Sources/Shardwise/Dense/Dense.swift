@@ -29,14 +29,12 @@ public final class Dense: Sendable {
     ///
     /// - Throws: what `descriptor.outputShape(forInput:)` throws.
     public func plan(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> ShardPlan {
-        let outputShape = try descriptor.outputShape(forInput: shape)
-        return try Planner.plan(rows: outputShape[0], columns: descriptor.outputs, depth: descriptor.inputs,
-                                lanes: lanes, packsB: false)
+        try GEMM.plan(m: try descriptor.outputShape(forInput: shape)[0], b: packedWeight, lanes: lanes)
     }
 
     /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
-        GEMM.workspaceBytes(plan: try plan(forInput: shape, lanes: lanes), depth: descriptor.inputs, packsB: false)
+        try GEMM.workspaceBytes(m: try descriptor.outputShape(forInput: shape)[0], b: packedWeight, lanes: lanes)
     }
 
     /// Runs the layer on `input` (`[batch, inputs]`, or any rank whose trailing dimensions multiply to `inputs`).

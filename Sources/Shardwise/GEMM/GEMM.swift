@@ -68,14 +68,44 @@ public enum GEMM {
         try validate(transposeA: transposeA, transposeB: false, m: m, n: n, k: k, a: a.count, lda: lda,
                      b: nil, ldb: n, c: c.count, ldc: ldc, bias: bias?.count, activation: activation)
         let epilogue = Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation)
-        if !transposeA, let bT = b.transposed, SkinnyGEMM.applies(columns: n, depth: k) {
+        if takesSkinnyPath(b: b, transposeA: transposeA), let bT = b.transposed {
             try runSkinny(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, bT: bT, bStride: b.transposedStride,
                           c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
             return
         }
         let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
-        let plan = try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false)
+        let plan = try plan(m: m, b: b, transposeA: transposeA, lanes: lanes)
         run(plan: plan, depth: k, a: aView, b: .packed(b), c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
+    }
+
+    /// The plan `multiply(transposeA:m:…b: PackedMatrix…)` would use for `m` rows of A.
+    ///
+    /// - Throws: `ShardwiseError.nonPositiveSize` for `m` below one or `Lanes.fixed(n)` with `n < 1`.
+    public static func plan(m: Int, b: PackedMatrix, transposeA: Bool = false,
+                            lanes: Lanes = .automatic) throws(ShardwiseError) -> ShardPlan {
+        if m < 1 { throw .nonPositiveSize(argument: "m", value: m) }
+        if takesSkinnyPath(b: b, transposeA: transposeA) {
+            return try skinnyPlan(m: m, n: b.columns, k: b.depth, lanes: lanes)
+        }
+        return try Planner.plan(rows: m, columns: b.columns, depth: b.depth, lanes: lanes, packsB: false)
+    }
+
+    /// Bytes of workspace `multiply(transposeA:m:…b: PackedMatrix…)` uses for `m` rows of A,
+    /// over all the lanes of its plan.
+    ///
+    /// - Throws: as `plan(m:b:transposeA:lanes:)`.
+    public static func workspaceBytes(m: Int, b: PackedMatrix, transposeA: Bool = false,
+                                      lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
+        let plan = try plan(m: m, b: b, transposeA: transposeA, lanes: lanes)
+        if takesSkinnyPath(b: b, transposeA: transposeA) {
+            return plan.laneCount * SkinnyGEMM.workspaceFloats(columns: b.columns) * MemoryLayout<Float>.stride
+        }
+        return workspaceBytes(plan: plan, depth: b.depth, packsB: false)
+    }
+
+    /// Whether a multiply with this pre-packed B reads A in place on the dot-product path.
+    static func takesSkinnyPath(b: PackedMatrix, transposeA: Bool) -> Bool {
+        !transposeA && b.transposed != nil && SkinnyGEMM.applies(columns: b.columns, depth: b.depth)
     }
 
     /// Runs the skinny (dot-product) path: lanes split the rows of A, which is read in place.
