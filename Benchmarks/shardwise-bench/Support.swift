@@ -1,6 +1,8 @@
 // Support: files, console output, number formatting and a seeded generator,
 // written against the C library so the binary needs no Foundation.
 
+import Shardwise
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -132,27 +134,12 @@ enum Format {
 
 // MARK: - Seeded data
 
-/// SplitMix64: reproducible operands, so a failing case can be rerun on the same data.
-struct SplitMix: RandomNumberGenerator {
-    private var state: UInt64
+/// The library's SplitMix64: reproducible operands, so a failing case can be rerun on the same data.
+typealias SplitMix = SplitMix64
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// `count` values uniform in `-1 ... 1`.
+extension SplitMix64 {
+    /// `count` values uniform in `-1 ... 1`: 24 random bits → [0, 1) → [-1, 1), exact in Float.
     mutating func floats(_ count: Int) -> [Float] {
-        var values = [Float](repeating: 0, count: count)
-        for i in 0..<count {
-            // 24 random bits → [0, 1), then to [-1, 1): exact in Float, and faster than Float.random.
-            values[i] = Float(next() >> 40) * (2 / 16_777_216) - 1
-        }
-        return values
+        (0..<count).map { _ in nextUnitFloat() * 2 - 1 }
     }
 }

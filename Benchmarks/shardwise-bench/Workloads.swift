@@ -132,10 +132,36 @@ final class GEMMWorkload: Workload {
     }
 }
 
+// MARK: - Layers
+
+/// A workload that runs a library layer on one input through its buffer-form forward pass.
+protocol LayerWorkload: Workload {
+    associatedtype Layer: ShardedLayer
+    var layer: Layer { get }
+    var input: Tensor { get }
+}
+
+extension LayerWorkload {
+    func plan(_ lanes: Lanes) throws(ShardwiseError) -> ShardPlan {
+        try layer.plan(forInput: input.shape, lanes: lanes)
+    }
+
+    func workspaceBytes(_ lanes: Lanes) throws(ShardwiseError) -> Int {
+        try layer.workspaceBytes(forInput: input.shape, lanes: lanes)
+    }
+
+    func run(_ lanes: Lanes) throws(ShardwiseError) {
+        let layer = layer, shape = input.shape, output = output
+        try input.withUnsafeBufferPointer { (source) throws(ShardwiseError) in
+            try layer.forward(input: source, shape: shape, output: output, lanes: lanes)
+        }
+    }
+}
+
 // MARK: - Convolution
 
 /// A `Conv2D` layer with a bias, run through `forward(input:shape:output:lanes:)`.
-final class ConvWorkload: Workload {
+final class ConvWorkload: LayerWorkload {
     let shape: ConvCase
     let layer: Conv2D
     let input: Tensor
@@ -163,21 +189,6 @@ final class ConvWorkload: Workload {
     deinit { output.deallocate() }
 
     var skinnyBytes: Int? { nil }
-
-    func plan(_ lanes: Lanes) throws(ShardwiseError) -> ShardPlan {
-        try layer.plan(forInput: input.shape, lanes: lanes)
-    }
-
-    func workspaceBytes(_ lanes: Lanes) throws(ShardwiseError) -> Int {
-        try layer.workspaceBytes(forInput: input.shape, lanes: lanes)
-    }
-
-    func run(_ lanes: Lanes) throws(ShardwiseError) {
-        let layer = layer, shape = input.shape, output = output
-        try input.withUnsafeBufferPointer { (source) throws(ShardwiseError) in
-            try layer.forward(input: source, shape: shape, output: output, lanes: lanes)
-        }
-    }
 
     func reference(budget: Double) throws(ShardwiseError) -> ReferenceCheck {
         let batch = shape.batch
@@ -207,7 +218,7 @@ final class ConvWorkload: Workload {
 // MARK: - Dense
 
 /// A `Dense` layer with a bias, run through `forward(input:shape:output:lanes:)`.
-final class DenseWorkload: Workload {
+final class DenseWorkload: LayerWorkload {
     let shape: DenseCase
     let layer: Dense
     let input: Tensor
@@ -231,21 +242,6 @@ final class DenseWorkload: Workload {
         let s = shape
         guard s.batch == 1 || s.outputs <= 16 else { return nil }
         return (s.batch * s.inputs + s.inputs * s.outputs + s.batch * s.outputs) * MemoryLayout<Float>.stride
-    }
-
-    func plan(_ lanes: Lanes) throws(ShardwiseError) -> ShardPlan {
-        try layer.plan(forInput: input.shape, lanes: lanes)
-    }
-
-    func workspaceBytes(_ lanes: Lanes) throws(ShardwiseError) -> Int {
-        try layer.workspaceBytes(forInput: input.shape, lanes: lanes)
-    }
-
-    func run(_ lanes: Lanes) throws(ShardwiseError) {
-        let layer = layer, shape = input.shape, output = output
-        try input.withUnsafeBufferPointer { (source) throws(ShardwiseError) in
-            try layer.forward(input: source, shape: shape, output: output, lanes: lanes)
-        }
     }
 
     func reference(budget: Double) throws(ShardwiseError) -> ReferenceCheck {

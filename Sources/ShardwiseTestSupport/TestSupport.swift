@@ -3,26 +3,20 @@
 
 import Shardwise
 
-/// A small, fast, seeded pseudo-random generator (SplitMix64), so every test is reproducible.
+/// The library's seeded SplitMix64 with the seed kept for failure reports, so every test is reproducible.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     /// The seed the generator started from; print it when a test fails.
     public let seed: UInt64
-    private var state: UInt64
+    private var generator: SplitMix64
 
     /// Creates a generator; the same seed gives the same sequence on every platform.
     public init(seed: UInt64) {
         self.seed = seed
-        state = seed
+        generator = SplitMix64(seed: seed)
     }
 
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    /// The next 64 random bits (the library's SplitMix64).
+    public mutating func next() -> UInt64 { generator.next() }
 
     /// `count` values uniform in `-1 ... 1`, never all zero.
     public mutating func floats(_ count: Int) -> [Float] {
