@@ -5,6 +5,20 @@
 
 import Shardwise
 
+/// `--executor`: the library's default Dispatch executor, or its spinning one.
+enum ExecutorChoice: String, Sendable {
+    case dispatch
+    case spin
+
+    /// The executor the benchmark hands the library.
+    var executor: any LaneExecutor {
+        switch self {
+        case .dispatch: return DispatchLaneExecutor()
+        case .spin: return SpinningLaneExecutor.shared
+        }
+    }
+}
+
 /// One entry of `--lanes`: a fixed lane count, or the library's automatic choice.
 enum LaneSetting: Sendable, Hashable {
     case fixed(Int)
@@ -52,6 +66,8 @@ struct Options {
     var svgPath: String?
     /// Print the selected cases and exit, measuring nothing.
     var listOnly = false
+    /// `--executor`: what runs the lanes.
+    var executor = ExecutorChoice.dispatch
     /// `--explain`: print each case's plan for each lane setting (the planner's candidates) and exit.
     var explainOnly = false
     /// Print the usage and exit.
@@ -76,6 +92,8 @@ struct Options {
           --quick            a short pass (under a minute): the quick suite, shorter timing
           --filter TEXT      only cases whose canonical text contains TEXT,
                              e.g. 'op=conv', 'm=512 ', 'stride=2'
+          --executor NAME    what runs the lanes: dispatch (DispatchQueue.concurrentPerform, the
+                             library's default) or spin (SpinningLaneExecutor.shared)
           --lanes LIST       comma-separated lane counts, each run with Lanes.fixed(n);
                              'auto' means Lanes.automatic (default: 1,<cores>)
           --shapes FILE      read the cases from FILE instead of the built-in suite
@@ -124,6 +142,12 @@ struct Options {
             case "--json": options.jsonPath = try value(for: flag, inline: inline)
             case "--svg": options.svgPath = try value(for: flag, inline: inline)
             case "--lanes": options.lanes = try parseLanes(try value(for: flag, inline: inline))
+            case "--executor":
+                let name = try value(for: flag, inline: inline)
+                guard let choice = ExecutorChoice(rawValue: name) else {
+                    throw UsageError(message: "--executor: '\(name)' is neither 'dispatch' nor 'spin'")
+                }
+                options.executor = choice
             default: throw UsageError(message: "unknown argument '\(argument)'")
             }
             if inline != nil && ["--quick", "--list", "--explain", "--help"].contains(flag) {

@@ -49,6 +49,8 @@ struct MachineProfile: Sendable {
     let peakAllLanes: Double
     /// Single-thread memcpy bandwidth, GB/s (read + write bytes).
     let copyBandwidth: Double
+    /// What ran the lanes: `dispatch` or `spin` (`--executor`).
+    let executor: String
     /// `SHARDWISE_TARGET_CPU` from the environment, else `native`.
     let targetCPU: String
     /// The vector ISA this binary was compiled for: avx512, avx2 or baseline.

@@ -6,7 +6,7 @@
 //   machine  cores, peak_gflops_per_lane (single-thread FMA loop), target_cpu
 //            (SHARDWISE_TARGET_CPU or "native"), isa (compiled: avx512|avx2|baseline),
 //            peak_gflops_all_lanes, copy_gbytes_per_s (read + write bytes), peak_loop,
-//            quick, shapes_file
+//            quick, shapes_file, executor (dispatch|spin)
 //   results  one object per case and lane setting:
 //            op, case (canonical text), lanes (lanes given: n, or every core for auto),
 //            strategy (the plan's), median_ms, gflops, peak_fraction (gflops over
@@ -205,6 +205,7 @@ enum JSONReport {
             ("isa", .string(m.isa)),
             ("peak_gflops_all_lanes", .number(m.peakAllLanes)),
             ("copy_gbytes_per_s", .number(m.copyBandwidth)),
+            ("executor", .string(m.executor)),
             ("peak_loop", .string(m.peakLoop)),
             ("quick", .bool(quick)),
             ("shapes_file", shapes.map { .string($0) } ?? .null),

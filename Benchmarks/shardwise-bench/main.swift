@@ -60,7 +60,7 @@ if options.explainOnly {
         Console.say(benchCase.canonical)
         for setting in options.lanes {
             do {
-                let plan = try makeWorkload(benchCase, seed: benchCase.seed).plan(setting.lanes)
+                let plan = try makeWorkload(benchCase, seed: benchCase.seed).plan(setting.lanes.using(options.executor.executor))
                 Console.say("  lanes \(setting): " + plan.explain().split(separator: "\n").joined(separator: "\n    "))
             } catch {
                 Console.fail("\(benchCase.origin): \(error)", code: 2)
@@ -85,6 +85,7 @@ let machine = MachineProfile(
     peakPerLane: MachineProbe.peakPerLane(seconds: peakSeconds, trials: peakTrials),
     peakAllLanes: MachineProbe.peakAllLanes(lanes: cores, seconds: peakSeconds, trials: peakTrials),
     copyBandwidth: MachineProbe.copyBandwidth(trials: options.quick ? 5 : 10),
+    executor: options.executor.rawValue,
     targetCPU: Console.environment("SHARDWISE_TARGET_CPU").flatMap { $0.isEmpty ? nil : $0 } ?? "native",
     isa: compiledISA,
     peakLoop: "\(peakChains) chains of SIMD\(PeakVector.scalarCount)<Float>, "
@@ -92,7 +93,7 @@ let machine = MachineProfile(
 Console.say("machine: \(machine.cores) cores · isa \(machine.isa) · target-cpu \(machine.targetCPU) · "
     + "FMA peak \(Format.fixed(machine.peakPerLane, 1)) GFLOP/s per lane, "
     + "\(Format.fixed(machine.peakAllLanes, 1)) on \(machine.cores) lanes (\(machine.peakLoop)) · "
-    + "copy \(Format.fixed(machine.copyBandwidth, 1)) GB/s")
+    + "copy \(Format.fixed(machine.copyBandwidth, 1)) GB/s · executor \(machine.executor)")
 Console.say("cases: \(cases.count) × lanes [\(options.lanes.map(\.label).joined(separator: ","))]"
     + (options.quick ? " (quick)" : "") + " · timing: warm-up, median of \(timingSettings.repetitions) "
     + "repetitions ≥ \(Format.fixed(timingSettings.minimumRepetitionSeconds * 1e3, 0)) ms"
@@ -140,7 +141,7 @@ for benchCase in cases {
         r.skinnyBytes = workload.skinnyBytes
         r.referenceSeconds = referenceSeconds
         do {
-            let lanes = setting.lanes
+            let lanes = setting.lanes.using(options.executor.executor)
             r.plan = try workload.plan(lanes)
             r.workspaceBytes = try workload.workspaceBytes(lanes)
             workload.output.update(repeating: .nan)

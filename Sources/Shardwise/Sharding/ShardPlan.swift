@@ -183,8 +183,6 @@ package enum Planner {
     /// Packing speed assumed by the model, elements/s, for a contiguous copy (calibrated on the
     /// 8×56×56×64 3×3 convolution: its 28.9 M packed elements cost about a millisecond).
     package static let packedPerSecond = 16e9
-    /// The extra start latency of a multi-lane call, seconds.
-    package static let laneStartLatency = 30e-6
 
     /// Plans a GEMM-shaped output of `rows × columns` over `depth`.
     ///
@@ -214,7 +212,7 @@ package enum Planner {
                 let myColumns = Double(Swift.min(columns, (columnUnits + columnParts - 1) / columnParts * Blocking.nr))
                 let flops = 2 * myRows * myColumns * Double(depth)
                 let packed = myRows * Double(depth) * aPackingCost + (packsB ? Double(depth) * myColumns : 0)
-                let seconds = flops / (flopsPerSecond * kernelSpeed) + packed / packedPerSecond + (count > 1 ? laneStartLatency : 0)
+                let seconds = flops / (flopsPerSecond * kernelSpeed) + packed / packedPerSecond + (count > 1 ? lanes.executor.startLatencySeconds : 0)
                 estimates.append(PlanEstimate(strategy: strategy, lanes: count, rowParts: rowParts,
                                               columnParts: columnParts, flopsPerLane: flops, packedPerLane: packed,
                                               seconds: seconds))
