@@ -11,7 +11,7 @@
 // their results must agree bitwise.
 //
 // Sizes are small (each case takes well under a millisecond or two), with a few percent of
-// cases pushed past the blocking table's edges: depth past KC (512), rows past MC (96),
+// cases pushed past the blocking table's edges: depth past KC, rows past MC (96),
 // columns past NC (2048). SHARDWISE_FUZZ_CASES=N changes the count (100000 for a long
 // local run); SHARDWISE_FUZZ_SEED=S changes the base seed.
 
@@ -116,7 +116,7 @@ enum FuzzCase {
     static func gemm(_ rng: inout SeededGenerator, seed: UInt64) throws -> String? {
         var m = rng.int(1...24), n = rng.int(1...40), k = rng.int(1...24)
         switch rng.int(0...19) {
-        case 0: k = rng.int(500...600)  // past KC: several rank-KC updates, beta applied once
+        case 0: k = rng.int((Blocking.kc - 20)...(Blocking.kc + 80))  // past KC: several rank-KC updates, beta applied once
         case 1: m = rng.int(90...130)  // past MC
         case 2: (m, n, k) = (rng.int(1...3), rng.int(2040...2100), rng.int(1...3))  // past NC
         default: break
@@ -170,7 +170,7 @@ enum FuzzCase {
         if rng.oneIn(25) {  // depth KH·KW·Cin past KC: a KC block ends inside a channel run
             c.kernel = Size2D(5)
             c.groups = 1
-            c.inputChannels = rng.int(21...24)
+            c.inputChannels = rng.int((Blocking.kc / 25 - 3)...(Blocking.kc / 25 + 6))
             c.outputChannels = rng.int(1...8)
         }
         c.bias = Bool.random(using: &rng)

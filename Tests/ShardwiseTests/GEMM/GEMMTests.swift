@@ -77,7 +77,8 @@ extension Optional where Wrapped == [Float] {
     }
 
     @Test func depthAroundKC() throws {
-        for k in [511, 512, 513, 1025] {
+        let kc = Blocking.kc, deep = Blocking.deepKC
+        for k in [kc - 1, kc, kc + 1, 2 * deep + 1, 3 * kc + 5] {
             let failure = try checkGEMM(m: 13, n: 33, k: k, alpha: 1, beta: 0.5, bias: true, activation: .relu)
             #expect(failure == nil, "\(failure ?? "")")
         }
