@@ -31,7 +31,16 @@ package struct DepthwiseKernel: @unchecked Sendable {
             // Up to four pixels along the same output row.
             let count = Swift.min(4, pixels.upperBound - pixel, w.output - ow)
             let imageBase = input + image * h.input * w.input * channels
+            let interior = count == 4 && w.inputIndex(output: ow, tap: 0) >= 0
+                && w.inputIndex(output: ow + 3, tap: w.kernel - 1) < w.input
             var c0 = 0
+            if interior {
+                // Pairs of full vectors: eight independent accumulators per tap loop.
+                while c0 + 2 * Vector.scalarCount <= channels {
+                    computeInterior(imageBase: imageBase, oh: oh, ow: ow, channel: c0, output: output + pixel * channels + c0)
+                    c0 += 2 * Vector.scalarCount
+                }
+            }
             while c0 < channels {
                 let lanes = Swift.min(Vector.scalarCount, channels - c0)
                 computeVectors(imageBase: imageBase, oh: oh, ow: ow, count: count, channel: c0, lanes: lanes,
@@ -40,6 +49,53 @@ package struct DepthwiseKernel: @unchecked Sendable {
             }
             pixel += count
         }
+    }
+
+    /// Four consecutive pixels whose every horizontal tap is inside the input, two full vectors
+    /// of channels: eight independent accumulators and no tests in the tap loop, so the FMA
+    /// latency is hidden and the call's fixed cost is spread over 128 outputs. The taps are taken
+    /// in the same order as in `computeVectors` (rows outside the input skipped), so the bits are
+    /// the same whichever path an output takes.
+    @inline(never)
+    private func computeInterior(imageBase: UnsafePointer<Float>, oh: Int, ow: Int, channel: Int,
+                                 output: UnsafeMutablePointer<Float>) {
+        let h = geometry.height, w = geometry.width
+        let width = Vector.scalarCount, vectorBytes = Vector.scalarCount * 4
+        var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector()
+        var b0 = Vector(), b1 = Vector(), b2 = Vector(), b3 = Vector()
+        let pixelStep = w.stride * channels * 4, tapStep = w.dilation * channels * 4
+        let first = w.inputIndex(output: ow, tap: 0)
+        for kh in 0..<h.kernel {
+            let ih = h.inputIndex(output: oh, tap: kh)
+            if ih < 0 || ih >= h.input { continue }
+            var source = UnsafeRawPointer(imageBase + (ih * w.input + first) * channels + channel)
+            var weights = UnsafeRawPointer(filter + kh * w.kernel * channels + channel)
+            for _ in 0..<w.kernel {
+                let u = weights.loadUnaligned(as: Vector.self)
+                let v = weights.loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self)
+                a0 = multiplyAdd(a0, source.loadUnaligned(as: Vector.self), u)
+                b0 = multiplyAdd(b0, source.loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self), v)
+                a1 = multiplyAdd(a1, source.loadUnaligned(fromByteOffset: pixelStep, as: Vector.self), u)
+                b1 = multiplyAdd(b1, source.loadUnaligned(fromByteOffset: pixelStep + vectorBytes, as: Vector.self), v)
+                a2 = multiplyAdd(a2, source.loadUnaligned(fromByteOffset: 2 * pixelStep, as: Vector.self), u)
+                b2 = multiplyAdd(b2, source.loadUnaligned(fromByteOffset: 2 * pixelStep + vectorBytes, as: Vector.self), v)
+                a3 = multiplyAdd(a3, source.loadUnaligned(fromByteOffset: 3 * pixelStep, as: Vector.self), u)
+                b3 = multiplyAdd(b3, source.loadUnaligned(fromByteOffset: 3 * pixelStep + vectorBytes, as: Vector.self), v)
+                weights += channels * 4
+                source += tapStep
+            }
+        }
+        let second = channel + width
+        @inline(__always) func store(_ low: Vector, _ high: Vector, pixel: Int) {
+            let target = UnsafeMutableRawPointer(output + pixel * channels)
+            target.storeBytes(of: epilogue.finish(low, column: channel, count: width), as: Vector.self)
+            target.storeBytes(of: epilogue.finish(high, column: second, count: width), toByteOffset: vectorBytes,
+                              as: Vector.self)
+        }
+        store(a0, b0, pixel: 0)
+        store(a1, b1, pixel: 1)
+        store(a2, b2, pixel: 2)
+        store(a3, b3, pixel: 3)
     }
 
     /// `count` (1…4) consecutive pixels of one output row, channels `channel ..< channel + lanes`.
