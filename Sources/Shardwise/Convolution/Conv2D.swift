@@ -42,7 +42,8 @@ public final class Conv2D: Sendable {
         descriptor.groups > 1 && descriptor.inputChannelsPerGroup == 1 && descriptor.outputChannelsPerGroup == 1
     }
 
-    /// Whether the patch matrix is the input itself (1×1, stride 1, no padding, no dilation, one group).
+    /// Whether the kernel is 1×1 with stride 1 and one group: then, when there is no explicit
+    /// padding either, the patch matrix is the input itself (`forward` checks the padding).
     var isPointwise: Bool {
         let d = descriptor
         return d.kernel == Size2D(1) && d.strides == Size2D(1) && d.groups == 1

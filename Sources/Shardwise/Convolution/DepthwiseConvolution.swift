@@ -53,7 +53,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
 
     /// Four consecutive pixels whose every horizontal tap is inside the input, two full vectors
     /// of channels: eight independent accumulators and no tests in the tap loop, so the FMA
-    /// latency is hidden and the call's fixed cost is spread over 128 outputs. The taps are taken
+    /// latency is hidden and the call's fixed cost is spread over 4 pixels × 2 vectors of outputs. The taps are taken
     /// in the same order as in `computeVectors` (rows outside the input skipped), so the bits are
     /// the same whichever path an output takes.
     @inline(never)

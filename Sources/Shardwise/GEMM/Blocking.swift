@@ -44,12 +44,12 @@ package enum Blocking {
     package static let nr = 2 * Vector.scalarCount
     /// Depth of one rank-KC update at most: a K up to this is one block.
     package static let kc = 1024
-    /// The block depth for deeper K: smaller B micropanels (96 KB) stay in L2 beside the A block.
+    /// The block depth for deeper K: smaller B micropanels (96 KB on AVX-512) stay in L2 beside the A block.
     package static let deepKC = 768
     /// Row pitch, in floats, of a packed A micropanel: KC plus a 64-byte skew, which is also
     /// the slack im2col's whole-vector copies may write past a row's last element.
-    package static let aPitch = 1040
-    /// Rows of A packed per block: a multiple of MR near 96 (about 200 KB of packed A, L2-resident).
+    package static let aPitch = kc + 16
+    /// Rows of A packed per block: a multiple of MR near 96 (about 400 KB of packed A, L2-resident).
     package static let mc = 96 / mr * mr
     /// Columns of B packed per block when B is not pre-packed (8 MiB at KC = 1024).
     package static let nc = 2048

@@ -80,10 +80,13 @@ public enum GEMM {
 
     /// The plan `multiply(transposeA:m:…b: PackedMatrix…)` would use for `m` rows of A.
     ///
-    /// - Throws: `ShardwiseError.nonPositiveSize` for `m` below one or `Lanes.fixed(n)` with `n < 1`.
+    /// - Throws: `ShardwiseError.nonPositiveSize` for `m` below one or `Lanes.fixed(n)` with `n < 1`;
+    ///   `.sizeOverflow` when A's or C's byte count overflows `Int`.
     public static func plan(m: Int, b: PackedMatrix, transposeA: Bool = false,
                             lanes: Lanes = .automatic) throws(ShardwiseError) -> ShardPlan {
         if m < 1 { throw .nonPositiveSize(argument: "m", value: m) }
+        _ = try CheckedSize.elementCount(of: [m, b.depth], "a")
+        _ = try CheckedSize.elementCount(of: [m, b.columns], "c")
         if takesSkinnyPath(b: b, transposeA: transposeA) {
             return try skinnyPlan(m: m, n: b.columns, k: b.depth, lanes: lanes)
         }
@@ -128,12 +131,17 @@ public enum GEMM {
 
     /// The plan `multiply(transposeA:transposeB:m:n:k:…)` would use for an `m × n × k` product.
     ///
-    /// - Throws: `ShardwiseError.nonPositiveSize` for a size below one or `Lanes.fixed(n)` with `n < 1`.
+    /// - Throws: `ShardwiseError.nonPositiveSize` for a size below one or `Lanes.fixed(n)` with `n < 1`;
+    ///   `.sizeOverflow` when a matrix's byte count overflows `Int`.
     public static func plan(m: Int, n: Int, k: Int, transposeA: Bool = false,
                             lanes: Lanes = .automatic) throws(ShardwiseError) -> ShardPlan {
         for (name, value) in [("m", m), ("n", n), ("k", k)] where value < 1 {
             throw .nonPositiveSize(argument: name, value: value)
         }
+        // The three matrices must be representable, or the planner's arithmetic could overflow.
+        _ = try CheckedSize.elementCount(of: [m, k], "a")
+        _ = try CheckedSize.elementCount(of: [k, n], "b")
+        _ = try CheckedSize.elementCount(of: [m, n], "c")
         if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) { return try skinnyPlan(m: m, n: n, k: k, lanes: lanes) }
         return try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: true)
     }

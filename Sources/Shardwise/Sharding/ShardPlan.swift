@@ -174,7 +174,7 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// packs all of A, for a convolution the same im2col patches; with a row split every lane
 /// packs all of B unless B is pre-packed; a grid duplicates a share of each), plus, when it
 /// uses more than one lane, the start
-/// latency of Dispatch's extra lanes (15–60 µs measured here; see SWIFT-SIMD.md). With
+/// latency the executor states (`startLatencySeconds`: 30 µs for Dispatch, 3 µs spinning). With
 /// `Lanes.automatic` the planner weighs every lane count up to the processor count and
 /// takes the cheapest; with `.fixed(n)` only n lanes (or fewer when there are fewer tiles).
 package enum Planner {
@@ -189,10 +189,10 @@ package enum Planner {
     /// - Parameters:
     ///   - packsB: whether each lane packs B itself (false when B is pre-packed weights).
     ///   - aPackingCost: relative cost of packing one element of A (im2col costs more than a copy).
-    /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     ///   - allowsColumnSplit: false for kernels that can only split rows.
     ///   - kernelSpeed: the kernel's speed relative to the GEMM microkernel's (a memory-bound
     ///     depthwise kernel runs at about a tenth of it).
+    /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
                              aPackingCost: Double = 1, allowsColumnSplit: Bool = true,
                              kernelSpeed: Double = 1) throws(ShardwiseError) -> ShardPlan {

@@ -1,7 +1,7 @@
 // A lane executor with a start latency of microseconds instead of tens of them.
 //
 // Dispatch's `concurrentPerform` parks its worker threads between calls; waking one
-// costs 15–60 µs here (SWIFT-SIMD.md), which is 5–10 % of a 0.5 ms layer split in
+// costs 15–60 µs on this project's machines, which is 5–10 % of a 0.5 ms layer split in
 // two. This executor keeps one thread per extra lane, and after each call they spin
 // for a short while (`spinNanoseconds`, 100 µs by default) watching for the next
 // call before they go to sleep on a condition variable. Back-to-back layer calls —
@@ -84,7 +84,11 @@ public final class SpinningLaneExecutor: LaneExecutor, @unchecked Sendable {
         pthread_mutex_init(callers, nil)
         pthread_cond_init(wake, nil)
         for _ in 0..<self.workers {
+            #if os(Linux)
             var thread = pthread_t()
+            #else
+            var thread: pthread_t?
+            #endif
             let context = Unmanaged.passRetained(self).toOpaque()
             _ = pthread_create(&thread, nil, { context in
                 #if os(Linux)
@@ -93,12 +97,21 @@ public final class SpinningLaneExecutor: LaneExecutor, @unchecked Sendable {
                 Unmanaged<SpinningLaneExecutor>.fromOpaque(context).takeRetainedValue().workerLoop()
                 return nil
             }, context)
+            #if os(Linux)
             pthread_detach(thread)
+            #else
+            pthread_detach(thread!)
+            #endif
         }
     }
 
     /// Runs `body(0) … body(count - 1)` on the caller and the workers, and waits for all.
     public func run(count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        // A call from inside one of this executor's lanes would wait on itself: run it here.
+        if LaneContext.isInsideLane {
+            for index in 0..<count { body(index) }
+            return
+        }
         // One call at a time: a second caller waits for the first to finish.
         pthread_mutex_lock(callers)
         defer { pthread_mutex_unlock(callers) }
@@ -113,7 +126,12 @@ public final class SpinningLaneExecutor: LaneExecutor, @unchecked Sendable {
             pthread_mutex_unlock(mutex)
         }
         job.work()
-        while job.unfinished.load(ordering: .acquiring) > 0 {}
+        // Wait for the lanes still running; yield now and then, in case a worker was descheduled.
+        var spins = 0
+        while job.unfinished.load(ordering: .acquiring) > 0 {
+            spins += 1
+            if spins & 1023 == 0 { sched_yield() }
+        }
         pthread_mutex_lock(mutex)
         current = nil
         pthread_mutex_unlock(mutex)

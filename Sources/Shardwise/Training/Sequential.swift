@@ -132,6 +132,10 @@ public struct Sequential: Sendable {
         if activations.count != stages.count + 1 {
             throw .elementCountMismatch(argument: "trace.activations", expected: stages.count + 1, actual: activations.count)
         }
+        if outputGradient.shape != activations[stages.count].shape {
+            throw .shapeMismatch(argument: "outputGradient", expected: activations[stages.count].shape,
+                                 actual: outputGradient.shape)
+        }
         let firstTrainable = stages.firstIndex { !$0.layer.parameters.isEmpty } ?? stages.count
         var gradient = outputGradient
         var perLayer = [[Tensor]](repeating: [], count: stages.count)

@@ -116,6 +116,17 @@ extension Optional where Wrapped == [Float] {
         }
     }
 
+    /// Planning queries take sizes without buffers; sizes whose matrices cannot exist throw
+    /// instead of overflowing the planner's arithmetic.
+    @Test func planningHugeShapesThrows() {
+        #expect(throws: ShardwiseError.sizeOverflow(argument: "a byte count")) {
+            _ = try GEMM.plan(m: 1, n: 1, k: 1 << 62, transposeA: true)
+        }
+        #expect(throws: ShardwiseError.sizeOverflow(argument: "c")) {
+            _ = try GEMM.workspaceBytes(m: 1 << 40, n: 1 << 40, k: 1)
+        }
+    }
+
     @Test func prePackedB() throws {
         for (m, n, k) in [(1, 1, 1), (13, 33, 70), (50, 65, 600)] {
             for tB in [false, true] {
