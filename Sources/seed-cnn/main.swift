@@ -22,9 +22,11 @@ import Darwin
 #endif
 
 let usage = """
-    usage: seed-cnn [--lanes N|auto] [--iterations N] [--seed N] [--learning-rate X] [--momentum X] [--data PATH]
+    usage: seed-cnn [--lanes N|auto] [--executor dispatch|spin] [--iterations N] [--seed N]
+                    [--learning-rate X] [--momentum X] [--data PATH]
 
       --lanes N|auto       lanes per layer call (default auto: one per processor)
+      --executor NAME      what runs the lanes: dispatch (default) or spin (SpinningLaneExecutor)
       --iterations N       SGD steps of 32 images (default 300)
       --seed N             initial weights and batch order (default 1)
       --learning-rate X    SGD step size (default 0.01)
@@ -41,6 +43,7 @@ func printError(_ message: String) {
 
 struct Options {
     var lanes = Lanes.automatic, lanesDescription = "auto"
+    var spinning = false
     var iterations = 300, seed: UInt64 = 1, learningRate: Float = 0.01, momentum: Float = 0.9
     var dataPath = "Data/digits/digits.csv"
 
@@ -67,6 +70,12 @@ struct Options {
                 } else if let n = Int(v), n >= 1 {
                     (lanes, lanesDescription) = (.fixed(n), v)
                 } else { fail("--lanes takes a positive integer or auto, got \(v)") }
+            case "--executor":
+                switch value(flag) {
+                case "dispatch": spinning = false
+                case "spin": spinning = true
+                case let other: fail("--executor takes dispatch or spin, got \(other)")
+                }
             case "--iterations":
                 guard let n = Int(value(flag)), n >= 1 else { fail("--iterations takes a positive integer") }
                 iterations = n
@@ -84,6 +93,10 @@ struct Options {
             default:
                 fail("unknown argument \(flag)")
             }
+        }
+        if spinning {
+            lanes = lanes.using(SpinningLaneExecutor.shared)
+            lanesDescription += " (spinning executor)"
         }
     }
 }
