@@ -14,7 +14,8 @@
 public final class Conv2D: Sendable {
     /// What the layer computes.
     public let descriptor: Conv2DDescriptor
-    /// The filter of each group, packed as the GEMM's B: [KH·KW·Cin/groups, Cout/groups].
+    /// The filter of each group, packed as the GEMM's B: [KH·KW·Cin/groups, Cout/groups]; empty
+    /// for a depthwise layer, whose direct kernel reads the filter as it is.
     let packedFilters: [PackedMatrix]
 
     /// Creates the layer and packs its filters.
@@ -25,12 +26,13 @@ public final class Conv2D: Sendable {
         let d = descriptor
         let depth = d.kernel.height * d.kernel.width * d.inputChannelsPerGroup
         var packed: [PackedMatrix] = []
-        for group in 0..<d.groups {
+        for group in 0..<(Conv2D.isDepthwise(d) ? 0 : d.groups) {
             let filter = d.filter.scalars
             let matrix = try filter.withUnsafeBufferPointer { (buffer) throws(ShardwiseError) -> PackedMatrix in
                 let view = StridedMatrix(base: buffer.baseAddress! + group * d.outputChannelsPerGroup,
                                          rowStride: d.outputChannels, columnStride: 1)
-                return try PackedMatrix(depth: depth, columns: d.outputChannelsPerGroup, source: view)
+                return try PackedMatrix(depth: depth, columns: d.outputChannelsPerGroup, source: view,
+                                        keepsTransposed: false)
             }
             packed.append(matrix)
         }
@@ -38,8 +40,11 @@ public final class Conv2D: Sendable {
     }
 
     /// Whether the direct depthwise kernel computes this layer (groups = input = output channels).
-    var isDepthwise: Bool {
-        descriptor.groups > 1 && descriptor.inputChannelsPerGroup == 1 && descriptor.outputChannelsPerGroup == 1
+    var isDepthwise: Bool { Conv2D.isDepthwise(descriptor) }
+
+    /// Whether `d` is depthwise with channel multiplier 1.
+    static func isDepthwise(_ d: Conv2DDescriptor) -> Bool {
+        d.groups > 1 && d.inputChannelsPerGroup == 1 && d.outputChannelsPerGroup == 1
     }
 
     /// Whether the kernel is 1×1 with stride 1 and one group: then, when there is no explicit

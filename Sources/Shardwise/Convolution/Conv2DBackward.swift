@@ -74,7 +74,8 @@ extension Conv2D {
             }
             let matrix = try swapped.withUnsafeBufferPointer { (b) throws(ShardwiseError) in
                 try PackedMatrix(depth: taps * cout, columns: cin,
-                                 source: StridedMatrix(base: b.baseAddress!, rowStride: cin, columnStride: 1))
+                                 source: StridedMatrix(base: b.baseAddress!, rowStride: cin, columnStride: 1),
+                                 keepsTransposed: false)
             }
             packed.append(matrix)
         }

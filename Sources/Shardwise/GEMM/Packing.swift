@@ -127,7 +127,9 @@ public final class PackedMatrix: @unchecked Sendable {
         try self.init(depth: depth, columns: columns, source: view)
     }
 
-    package init(depth: Int, columns: Int, source: StridedMatrix) throws(ShardwiseError) {
+    /// Packs `source`; `keepsTransposed: false` skips the Bᵀ copy of a narrow matrix for callers
+    /// that never take the skinny path (convolution filters go through `GEMM.run`).
+    package init(depth: Int, columns: Int, source: StridedMatrix, keepsTransposed: Bool = true) throws(ShardwiseError) {
         self.depth = depth
         self.columns = columns
         panelCount = (columns + Blocking.nr - 1) / Blocking.nr
@@ -135,7 +137,7 @@ public final class PackedMatrix: @unchecked Sendable {
         _ = try CheckedSize.product(count, MemoryLayout<Float>.stride, "packed B byte count")
         storage = .allocate(capacity: count)
         transposedStride = SkinnyGEMM.transposedStride(depth: depth)
-        if columns <= SkinnyGEMM.maximumColumns {
+        if keepsTransposed && columns <= SkinnyGEMM.maximumColumns {
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: columns * transposedStride)
             source.transpose(depth: depth, columns: columns, into: rows, stride: transposedStride)
             transposed = rows
