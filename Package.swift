@@ -91,6 +91,9 @@ case .baseline: break
 
 let package = Package(
     name: "Shardwise",
+    // Linux has no deployment target; on Apple platforms the spinning lane executor needs the
+    // Synchronization module's atomics (macOS 15, iOS 18).
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "Shardwise", targets: ["Shardwise"]),
         .library(name: "ShardwiseReference", targets: ["ShardwiseReference"]),
