@@ -47,36 +47,39 @@ public final class Conv2D: Sendable {
         d.groups > 1 && d.inputChannelsPerGroup == 1 && d.outputChannelsPerGroup == 1
     }
 
-    /// Whether the kernel is 1×1 with stride 1 and one group: then, when there is no explicit
-    /// padding either, the patch matrix is the input itself (`forward` checks the padding).
-    var isPointwise: Bool {
-        let d = descriptor
-        return d.kernel == Size2D(1) && d.strides == Size2D(1) && d.groups == 1
-    }
-
-    /// The GEMM view of one call: rows, columns per group, depth.
+    /// The GEMM view of one call: rows, columns per group, depth, and whether the patch matrix
+    /// is the input itself (1×1 kernel, stride 1, one group, no padding: im2col is skipped).
     struct GEMMShape {
         let geometry: ConvolutionGeometry
+        let inputCount: Int
         let rows: Int
         let columns: Int
         let depth: Int
+        let patchesAreInput: Bool
     }
 
+    /// Validates an input of `shape` and resolves the call's geometry, once per call.
     func gemmShape(forInput shape: [Int]) throws(ShardwiseError) -> GEMMShape {
-        let geometry = try descriptor.geometry(forInput: shape)
-        let outputShape = try descriptor.outputShape(forInput: shape)
-        _ = try CheckedSize.elementCount(of: shape, "input")
-        let rows = try CheckedSize.product(try CheckedSize.product(outputShape[0], outputShape[1], "output rows"),
-                                           outputShape[2], "output rows")
-        let depth = descriptor.kernel.height * descriptor.kernel.width * descriptor.inputChannelsPerGroup
-        return GEMMShape(geometry: geometry, rows: rows, columns: descriptor.outputChannelsPerGroup, depth: depth)
+        let d = descriptor
+        let geometry = try d.geometry(forInput: shape)
+        let outputCount = try CheckedSize.elementCount(
+            of: [shape[0], geometry.height.output, geometry.width.output, d.outputChannels], "output")
+        let inputCount = try CheckedSize.elementCount(of: shape, "input")
+        let unpadded = [geometry.height, geometry.width].allSatisfy { $0.padBefore == 0 && $0.padAfter == 0 }
+        return GEMMShape(geometry: geometry, inputCount: inputCount, rows: outputCount / d.outputChannels,
+                         columns: d.outputChannelsPerGroup,
+                         depth: d.kernel.height * d.kernel.width * d.inputChannelsPerGroup,
+                         patchesAreInput: d.kernel == Size2D(1) && d.strides == Size2D(1) && d.groups == 1 && unpadded)
     }
 
     /// The plan a call with an input of `shape` would use.
     ///
     /// - Throws: what `descriptor.outputShape(forInput:)` throws.
     public func plan(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> ShardPlan {
-        let s = try gemmShape(forInput: shape)
+        try plan(for: try gemmShape(forInput: shape), lanes: lanes)
+    }
+
+    func plan(for s: GEMMShape, lanes: Lanes) throws(ShardwiseError) -> ShardPlan {
         if isDepthwise {
             // One pass over the pixels: a split of the output rows duplicates nothing.
             return try Planner.plan(rows: s.rows, columns: descriptor.outputChannels, depth: s.depth, lanes: lanes,
@@ -85,7 +88,7 @@ public final class Conv2D: Sendable {
         // An output-channel split makes every lane gather the same patches: im2col costs more
         // per element than a copy, because of the index arithmetic and the padding tests.
         return try Planner.plan(rows: s.rows, columns: s.columns, depth: s.depth, lanes: lanes, packsB: false,
-                                aPackingCost: isPointwise ? 1 : 2)
+                                aPackingCost: s.patchesAreInput ? 1 : 2)
     }
 
     /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.
@@ -95,7 +98,7 @@ public final class Conv2D: Sendable {
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let s = try gemmShape(forInput: shape)
         if isDepthwise { return 0 }  // the direct kernel works in registers
-        return GEMM.workspaceBytes(plan: try plan(forInput: shape, lanes: lanes), depth: s.depth, packsB: false)
+        return GEMM.workspaceBytes(plan: try plan(for: s, lanes: lanes), depth: s.depth, packsB: false)
     }
 
     /// Runs the layer on an NHWC `input`.
@@ -115,13 +118,14 @@ public final class Conv2D: Sendable {
     public func forward(input: UnsafeBufferPointer<Float>, shape: [Int], output: UnsafeMutableBufferPointer<Float>,
                         lanes: Lanes = .automatic) throws(ShardwiseError) {
         let s = try gemmShape(forInput: shape)
-        let inputCount = try CheckedSize.elementCount(of: shape, "input")
-        if input.count < inputCount { throw .bufferTooShort(argument: "input", required: inputCount, actual: input.count) }
-        let outputCount = try CheckedSize.product(s.rows, descriptor.outputChannels, "output")
+        if input.count < s.inputCount {
+            throw .bufferTooShort(argument: "input", required: s.inputCount, actual: input.count)
+        }
+        let outputCount = s.rows * descriptor.outputChannels
         if output.count < outputCount {
             throw .bufferTooShort(argument: "output", required: outputCount, actual: output.count)
         }
-        let plan = try self.plan(forInput: shape, lanes: lanes)
+        let plan = try self.plan(for: s, lanes: lanes)
         let d = descriptor
         let biasBase = d.bias?.scalars
         if isDepthwise {
@@ -140,20 +144,18 @@ public final class Conv2D: Sendable {
             for group in 0..<d.groups {
                 let columnOffset = group * d.outputChannelsPerGroup
                 let epilogue = Epilogue(bias: bias.map { $0.baseAddress! + columnOffset }, activation: d.activation)
-                let c = output.baseAddress! + columnOffset
-                if isPointwise && s.geometry.height.padBefore == 0 && s.geometry.height.padAfter == 0
-                    && s.geometry.width.padBefore == 0 && s.geometry.width.padAfter == 0 {
-                    let a = StridedMatrix(base: input.baseAddress!, rowStride: d.inputChannels, columnStride: 1)
-                    GEMM.run(plan: plan, depth: s.depth, a: a, b: .packed(packedFilters[group]), c: c,
-                             ldc: d.outputChannels, epilogue: epilogue, lanes: lanes)
+                func run<A: APanelSource & Sendable>(_ a: A) {
+                    GEMM.run(plan: plan, depth: s.depth, a: a, b: .packed(packedFilters[group]),
+                             c: output.baseAddress! + columnOffset, ldc: d.outputChannels, epilogue: epilogue,
+                             lanes: lanes)
+                }
+                if s.patchesAreInput {
+                    run(StridedMatrix(base: input.baseAddress!, rowStride: d.inputChannels, columnStride: 1))
                 } else {
-                    let a = Im2ColPanelSource(input: input.baseAddress!, inputEnd: input.baseAddress! + inputCount,
-                                              geometry: s.geometry,
-                                              inputChannels: d.inputChannels,
-                                              channelOffset: group * d.inputChannelsPerGroup,
-                                              runLength: d.inputChannelsPerGroup)
-                    GEMM.run(plan: plan, depth: s.depth, a: a, b: .packed(packedFilters[group]), c: c,
-                             ldc: d.outputChannels, epilogue: epilogue, lanes: lanes)
+                    run(Im2ColPanelSource(input: input.baseAddress!, inputEnd: input.baseAddress! + s.inputCount,
+                                          geometry: s.geometry, inputChannels: d.inputChannels,
+                                          channelOffset: group * d.inputChannelsPerGroup,
+                                          runLength: d.inputChannelsPerGroup))
                 }
             }
         }
