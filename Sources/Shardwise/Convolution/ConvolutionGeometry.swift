@@ -75,6 +75,13 @@ public struct AxisGeometry: Sendable, Hashable {
     public func inputIndex(output o: Int, tap t: Int) -> Int {
         o * stride + t * dilation - padBefore
     }
+
+    /// Whether every kernel tap of outputs `first ... last` reads inside the input (no padding):
+    /// the test each kernel's padding-free fast path makes.
+    @inlinable
+    public func allTapsInside(outputs first: Int, through last: Int) -> Bool {
+        inputIndex(output: first, tap: 0) >= 0 && inputIndex(output: last, tap: kernel - 1) < input
+    }
 }
 
 /// The resolved geometry of a 2-D convolution: output extents and padding, per TensorFlow.

@@ -31,8 +31,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
             // Up to four pixels along the same output row.
             let count = Swift.min(4, pixels.upperBound - pixel, w.output - ow)
             let imageBase = input + image * h.input * w.input * channels
-            let interior = count == 4 && w.inputIndex(output: ow, tap: 0) >= 0
-                && w.inputIndex(output: ow + 3, tap: w.kernel - 1) < w.input
+            let interior = count == 4 && w.allTapsInside(outputs: ow, through: ow + 3)
             var c0 = 0
             if interior {
                 // Pairs of full vectors: eight independent accumulators per tap loop.

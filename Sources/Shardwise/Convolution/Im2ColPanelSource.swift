@@ -49,8 +49,8 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
         let plane = h.output * w.output
         let oh = (row0 % plane) / w.output, ow = row0 % w.output
         let ih0 = h.inputIndex(output: oh, tap: 0), iw0 = w.inputIndex(output: ow, tap: 0)
-        guard ow + rows <= w.output && ih0 >= 0 && h.inputIndex(output: oh, tap: h.kernel - 1) < h.input
-            && iw0 >= 0 && w.inputIndex(output: ow + rows - 1, tap: w.kernel - 1) < w.input else { return false }
+        guard ow + rows <= w.output && h.allTapsInside(outputs: oh, through: oh)
+            && w.allTapsInside(outputs: ow, through: ow + rows - 1) else { return false }
         let rowPitch = w.input * inputChannels
         let base = input + (row0 / plane) * h.input * rowPitch + channelOffset + ih0 * rowPitch + iw0 * inputChannels
         let pixelStep = w.stride * inputChannels
@@ -129,8 +129,8 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
         let ih0 = h.inputIndex(output: oh, tap: 0)
         let rowPitch = w.input * inputChannels
         let whole = segment * h.kernel
-        if k0 == 0 && depth == whole && iw0 >= 0 && iw0 + w.kernel <= w.input
-            && ih0 >= 0 && h.inputIndex(output: oh, tap: h.kernel - 1) < h.input {
+        if k0 == 0 && depth == whole && w.allTapsInside(outputs: ow, through: ow)
+            && h.allTapsInside(outputs: oh, through: oh) {
             // An interior pixel and the whole depth: KH plain copies, no clipping.
             var source = imageBase + ih0 * rowPitch + iw0 * inputChannels
             let step = h.dilation * rowPitch
