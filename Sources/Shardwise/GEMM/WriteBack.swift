@@ -35,11 +35,14 @@ package struct Epilogue: @unchecked Sendable {
     package func finish(_ value: Vector, column: Int, count: Int) -> Vector {
         var t = value
         if let bias { t = t + loadPartial(bias + column, count) }
-        if clamps {
-            t = t.replacing(with: Vector(repeating: lower), where: t .< Vector(repeating: lower))
-            t = t.replacing(with: Vector(repeating: upper), where: t .> Vector(repeating: upper))
-        }
-        return t
+        return clamps ? clamp(t) : t
+    }
+
+    /// The activation on a vector: every activation is a clamp. NaN stays NaN.
+    @inline(__always)
+    func clamp(_ value: Vector) -> Vector {
+        let lower = Vector(repeating: lower), upper = Vector(repeating: upper)
+        return value.replacing(with: lower, where: value .< lower).replacing(with: upper, where: value .> upper)
     }
 
     /// The whole epilogue on one finished scalar (a one-phase write-back, for paths that
@@ -130,7 +133,6 @@ private func writeBackFullWidth(tile: UnsafePointer<Float>, rows: Int, c: Unsafe
         bias0 = UnsafeRawPointer(bias + column0).loadUnaligned(as: Vector.self)
         bias1 = UnsafeRawPointer(bias + column0 + width).loadUnaligned(as: Vector.self)
     }
-    let lower = Vector(repeating: epilogue.lower), upper = Vector(repeating: epilogue.upper)
     for i in 0..<rows {
         let source = UnsafeRawPointer(tile + i * Blocking.nr)
         var t0 = source.loadUnaligned(as: Vector.self)
@@ -140,8 +142,8 @@ private func writeBackFullWidth(tile: UnsafePointer<Float>, rows: Int, c: Unsafe
             t1 = t1 + bias1
         }
         if clamps {
-            t0 = t0.replacing(with: lower, where: t0 .< lower).replacing(with: upper, where: t0 .> upper)
-            t1 = t1.replacing(with: lower, where: t1 .< lower).replacing(with: upper, where: t1 .> upper)
+            t0 = epilogue.clamp(t0)
+            t1 = epilogue.clamp(t1)
         }
         let target = UnsafeMutableRawPointer(c + i * ldc)
         target.storeBytes(of: t0, as: Vector.self)
