@@ -164,7 +164,7 @@ public final class Conv2D: Sendable {
 
 extension Optional where Wrapped == [Float] {
     /// Calls `body` with the array's storage, or with nil.
-    func withOptionalUnsafeBuffer<R, E: Error>(_ body: (UnsafeBufferPointer<Float>?) throws(E) -> R) throws(E) -> R {
+    package func withOptionalUnsafeBuffer<R, E: Error>(_ body: (UnsafeBufferPointer<Float>?) throws(E) -> R) throws(E) -> R {
         switch self {
         case .none: return try body(nil)
         case .some(let array): return try array.withUnsafeBufferPointer { (buffer) throws(E) in try body(buffer) }

@@ -35,7 +35,7 @@ public enum GEMM {
         try validate(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.count, lda: lda,
                      b: b.count, ldb: ldb, c: c.count, ldc: ldc, bias: bias?.count, activation: activation)
         let epilogue = Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation)
-        let bView = StridedMatrix(base: b.baseAddress!, rowStride: transposeB ? 1 : ldb, columnStride: transposeB ? ldb : 1)
+        let bView = StridedMatrix(base: b.baseAddress!, leadingDimension: ldb, transposed: transposeB)
         if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) {
             // A narrow B: transpose it once (n ≤ 16 rows of k floats), then take the skinny path.
             let stride = SkinnyGEMM.transposedStride(depth: k)
@@ -46,7 +46,7 @@ public enum GEMM {
                           ldc: ldc, epilogue: epilogue, lanes: lanes)
             return
         }
-        let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
+        let aView = StridedMatrix(base: a.baseAddress!, leadingDimension: lda, transposed: transposeA)
         let plan = try plan(m: m, n: n, k: k, transposeA: transposeA, lanes: lanes)
         run(plan: plan, depth: k, a: aView, b: .strided(bView), c: c.baseAddress!, ldc: ldc, epilogue: epilogue,
             lanes: lanes)
@@ -73,7 +73,7 @@ public enum GEMM {
                           c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
             return
         }
-        let aView = StridedMatrix(base: a.baseAddress!, rowStride: transposeA ? 1 : lda, columnStride: transposeA ? lda : 1)
+        let aView = StridedMatrix(base: a.baseAddress!, leadingDimension: lda, transposed: transposeA)
         let plan = try plan(m: m, b: b, transposeA: transposeA, lanes: lanes)
         run(plan: plan, depth: k, a: aView, b: .packed(b), c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
     }

@@ -37,6 +37,12 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
         self.columnStride = columnStride
     }
 
+    /// `op(X)` of a row-major X with leading dimension `leadingDimension`: X itself, or its
+    /// transpose when `transposed` (BLAS's convention for `op(A)` and `op(B)`).
+    package init(base: UnsafePointer<Float>, leadingDimension: Int, transposed: Bool) {
+        self.init(base: base, rowStride: transposed ? 1 : leadingDimension, columnStride: transposed ? leadingDimension : 1)
+    }
+
     package func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
         for i in 0..<rows {
             let source = base + (row0 + i) * rowStride + k0 * columnStride
@@ -122,8 +128,7 @@ public final class PackedMatrix: @unchecked Sendable {
         if columns < 1 { throw .nonPositiveSize(argument: "columns", value: columns) }
         let (rows, cols) = transposed ? (columns, depth) : (depth, columns)
         try GEMM.validateMatrix("b", rows: rows, columns: cols, leadingDimension: ldb, buffer: b.count)
-        let view = StridedMatrix(base: b.baseAddress!, rowStride: transposed ? 1 : ldb,
-                                 columnStride: transposed ? ldb : 1)
+        let view = StridedMatrix(base: b.baseAddress!, leadingDimension: ldb, transposed: transposed)
         try self.init(depth: depth, columns: columns, source: view)
     }
 

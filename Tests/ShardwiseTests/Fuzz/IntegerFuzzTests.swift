@@ -217,7 +217,7 @@ enum IntegerFuzzCase {
         let accepted = (try? a.withUnsafeBufferPointer { a in
             try b.withUnsafeBufferPointer { b in
                 try c.withUnsafeMutableBufferPointer { c in
-                    try bias.withOptionalBuffer { bias in
+                    try bias.withOptionalUnsafeBuffer { bias in
                         if let packedB {
                             try GEMM.multiply(transposeA: tA, m: m, a: a, lda: lda, b: packedB, beta: 0.5, c: c, ldc: ldc,
                                               bias: bias, lanes: lanes)

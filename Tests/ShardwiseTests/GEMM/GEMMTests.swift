@@ -23,7 +23,7 @@ func checkGEMM(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: In
     try a.withUnsafeBufferPointer { a in
         try b.withUnsafeBufferPointer { b in
             try c.withUnsafeMutableBufferPointer { c in
-                try biasValues.withOptionalBuffer { bias in
+                try biasValues.withOptionalUnsafeBuffer { bias in
                     if packed {
                         let p = try PackedMatrix(depth: k, columns: n, b: b, ldb: ldb, transposed: transposeB)
                         try GEMM.multiply(transposeA: transposeA, m: m, alpha: alpha, a: a, lda: lda, b: p, beta: beta,
@@ -52,15 +52,6 @@ func checkGEMM(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: In
         }
     }
     return nil
-}
-
-extension Optional where Wrapped == [Float] {
-    func withOptionalBuffer<R>(_ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
-        switch self {
-        case .none: return try body(nil)
-        case .some(let array): return try array.withUnsafeBufferPointer { try body($0) }
-        }
-    }
 }
 
 @Suite struct GEMMTests {

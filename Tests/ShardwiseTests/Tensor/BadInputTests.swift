@@ -29,7 +29,7 @@ func multiplyOnes(c: UnsafeMutableBufferPointer<Float>, transposeA: Bool = false
     let bias = biasCount.map { [Float](repeating: 1, count: $0) }
     try a.withUnsafeBufferPointer { (a) in
         try b.withUnsafeBufferPointer { (b) in
-            try bias.withOptionalBuffer { (bias) in
+            try bias.withOptionalUnsafeBuffer { (bias) in
                 try GEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                                   a: a, lda: lda ?? (transposeA ? m : k), b: b, ldb: ldb ?? (transposeB ? k : n),
                                   c: c, ldc: ldc, bias: bias, activation: activation, lanes: lanes)
@@ -48,7 +48,7 @@ func multiplyPackedOnes(c: UnsafeMutableBufferPointer<Float>, m: Int = 2, lda: I
         try PackedMatrix(depth: 4, columns: 3, b: b, ldb: 3)
     }
     try a.withUnsafeBufferPointer { (a) in
-        try bias.withOptionalBuffer { (bias) in
+        try bias.withOptionalUnsafeBuffer { (bias) in
             try GEMM.multiply(m: m, a: a, lda: lda, b: packed, c: c, ldc: 3, bias: bias, activation: activation,
                               lanes: lanes)
         }
