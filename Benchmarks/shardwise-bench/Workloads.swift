@@ -85,11 +85,7 @@ final class GEMMWorkload: Workload {
 
     deinit { output.deallocate() }
 
-    var skinnyBytes: Int? {
-        let s = shape
-        guard s.m == 1 || s.n <= 16 else { return nil }
-        return (s.m * s.k + s.k * s.n + s.m * s.n) * MemoryLayout<Float>.stride
-    }
+    var skinnyBytes: Int? { skinnyGEMMBytes(m: shape.m, n: shape.n, k: shape.k) }
 
     func plan(_ lanes: Lanes) throws(ShardwiseError) -> ShardPlan {
         try GEMM.plan(m: shape.m, n: shape.n, k: shape.k, lanes: lanes)
@@ -130,6 +126,13 @@ final class GEMMWorkload: Workload {
         }
         return ReferenceCheck(slices: slices, isFull: false, detail: "\(rows.count) of \(s.m) rows")
     }
+}
+
+/// Bytes of A, B and C an `m × n × k` product touches when it is skinny (M = 1 or N ≤ 16: bound
+/// by memory, so GB/s says more than GFLOP/s), else nil.
+func skinnyGEMMBytes(m: Int, n: Int, k: Int) -> Int? {
+    guard m == 1 || n <= 16 else { return nil }
+    return (m * k + k * n + m * n) * MemoryLayout<Float>.stride
 }
 
 // MARK: - Layers
@@ -238,11 +241,7 @@ final class DenseWorkload: LayerWorkload {
 
     deinit { output.deallocate() }
 
-    var skinnyBytes: Int? {
-        let s = shape
-        guard s.batch == 1 || s.outputs <= 16 else { return nil }
-        return (s.batch * s.inputs + s.inputs * s.outputs + s.batch * s.outputs) * MemoryLayout<Float>.stride
-    }
+    var skinnyBytes: Int? { skinnyGEMMBytes(m: shape.batch, n: shape.outputs, k: shape.inputs) }
 
     func reference(budget: Double) throws(ShardwiseError) -> ReferenceCheck {
         let s = shape
