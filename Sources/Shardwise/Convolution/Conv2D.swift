@@ -47,8 +47,9 @@ public final class Conv2D: Sendable {
         d.groups > 1 && d.inputChannelsPerGroup == 1 && d.outputChannelsPerGroup == 1
     }
 
-    /// The GEMM view of one call: rows, columns per group, depth, and whether the patch matrix
-    /// is the input itself (1×1 kernel, stride 1, one group, no padding: im2col is skipped).
+    /// The GEMM view of one call: rows, columns per group, depth, and how A is read: the input
+    /// itself (1×1 kernel, stride 1, one group, no padding: im2col is skipped), in place from
+    /// zero-padded bands (`band`), or packed from patches.
     struct GEMMShape {
         let geometry: ConvolutionGeometry
         let inputCount: Int
@@ -56,6 +57,7 @@ public final class Conv2D: Sendable {
         let columns: Int
         let depth: Int
         let patchesAreInput: Bool
+        let band: PaddedBand?
     }
 
     /// Validates an input of `shape` and resolves the call's geometry, once per call.
@@ -66,10 +68,18 @@ public final class Conv2D: Sendable {
             of: [shape[0], geometry.height.output, geometry.width.output, d.outputChannels], "output")
         let inputCount = try CheckedSize.elementCount(of: shape, "input")
         let unpadded = [geometry.height, geometry.width].allSatisfy { $0.padBefore == 0 && $0.padAfter == 0 }
+        let depth = d.kernel.height * d.kernel.width * d.inputChannelsPerGroup
+        let patchesAreInput = d.kernel == Size2D(1) && d.strides == Size2D(1) && d.groups == 1 && unpadded
         return GEMMShape(geometry: geometry, inputCount: inputCount, rows: outputCount / d.outputChannels,
-                         columns: d.outputChannelsPerGroup,
-                         depth: d.kernel.height * d.kernel.width * d.inputChannelsPerGroup,
-                         patchesAreInput: d.kernel == Size2D(1) && d.strides == Size2D(1) && d.groups == 1 && unpadded)
+                         columns: d.outputChannelsPerGroup, depth: depth, patchesAreInput: patchesAreInput,
+                         band: patchesAreInput ? nil
+                             : PaddedBand(descriptor: d, geometry: geometry, columns: d.outputChannelsPerGroup, depth: depth))
+    }
+
+    /// Whether a call with an input of `shape` reads its patches in place from zero-padded bands
+    /// (`PaddedBand`) rather than packing them.
+    package func readsPatchesFromBands(forInput shape: [Int]) throws(ShardwiseError) -> Bool {
+        try gemmShape(forInput: shape).band != nil
     }
 
     /// The plan a call with an input of `shape` would use.
@@ -86,9 +96,11 @@ public final class Conv2D: Sendable {
                                     packsB: false, aPackingCost: 0, allowsColumnSplit: false, kernelSpeed: 0.1)
         }
         // An output-channel split makes every lane gather the same patches: im2col costs more
-        // per element than a copy, because of the index arithmetic and the padding tests.
+        // per element than a copy, because of the index arithmetic and the padding tests. A band
+        // copies each input float once, not once per tap: a fraction of a patch row's cost.
+        let aPackingCost = s.band != nil ? 0.25 : s.patchesAreInput ? 1 : 2
         return try Planner.plan(rows: s.rows, columns: s.columns, depth: s.depth, lanes: lanes, packsB: false,
-                                aPackingCost: s.patchesAreInput ? 1 : 2)
+                                aPackingCost: aPackingCost)
     }
 
     /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.
@@ -98,7 +110,9 @@ public final class Conv2D: Sendable {
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let s = try gemmShape(forInput: shape)
         if isDepthwise { return 0 }  // the direct kernel works in registers
-        return GEMM.workspaceBytes(plan: try plan(for: s, lanes: lanes), depth: s.depth, packsB: false)
+        let plan = try plan(for: s, lanes: lanes)
+        if let band = s.band { return plan.laneCount * band.workspaceFloats * MemoryLayout<Float>.stride }
+        return GEMM.workspaceBytes(plan: plan, depth: s.depth, packsB: false)
     }
 
     /// Runs the layer on an NHWC `input`.
@@ -136,6 +150,21 @@ public final class Conv2D: Sendable {
                                                  filter: filter.baseAddress!,
                                                  epilogue: Epilogue(bias: bias?.baseAddress, activation: d.activation))
                     lanes.run(count: plan.laneCount) { lane in kernel.run(pixels: plan.shards[lane].rows, output: target) }
+                }
+            }
+            return
+        }
+        if let band = s.band {
+            nonisolated(unsafe) let (source, target) = (input.baseAddress!, output.baseAddress!)
+            let filter = packedFilters[0]
+            biasBase.withOptionalUnsafeBuffer { bias in
+                let epilogue = Epilogue(bias: bias?.baseAddress, activation: d.activation)
+                lanes.run(count: plan.laneCount) { lane in
+                    WorkspaceCache.withBuffer(floats: band.workspaceFloats) { workspace in
+                        band.run(pixels: plan.shards[lane].rows, columns: plan.shards[lane].columns, input: source,
+                                 filter: filter, output: target, ldc: d.outputChannels, epilogue: epilogue,
+                                 workspace: workspace)
+                    }
                 }
             }
             return

@@ -80,6 +80,27 @@ package enum Blocking {
         microkernel6x2V(depth: depth, a: a, b: b, tile: tile)
         #endif
     }
+
+    /// The microkernel of this target reading A in place: row i at step k of segment s is
+    /// `a[i · pitch + segments[s].offset + k]`; `b` is a packed micropanel of the segments' depth.
+    @inline(__always)
+    package static func microkernel(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
+                                    b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+        #if SHARDWISE_AVX512
+        microkernel12x2V(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+        #else
+        microkernel6x2V(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+        #endif
+    }
+}
+
+/// A run of depth that the in-place microkernel reads: steps `0 ..< length` at `offset + k`
+/// floats from each row's start.
+package struct PanelSegment: Sendable, Equatable {
+    /// Floats from a row's start to the segment's first element.
+    package var offset: Int
+    /// Depth steps in the segment (at least one).
+    package var length: Int
 }
 
 /// `accumulator + a · b`, as one fused instruction where the target has it.

@@ -117,6 +117,36 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
         }
     }
 
+    /// Layers that read their patches in place from zero-padded bands: one channel (the article's
+    /// first layer), a width stride with VALID padding, dilation in both axes (a segment per tap),
+    /// asymmetric explicit padding, two filter panels, and rows wide enough for several bands per
+    /// image, each at lane counts that split images mid-band and mid-row.
+    @Test func paddedBandsMatchTheReference() throws {
+        func bandCase(height: Int, width: Int, channels: Int, outputs: Int, kernel: Size2D, strides: Size2D = Size2D(1),
+                      dilations: Size2D = Size2D(1), padding: Padding = .same) -> ConvCase {
+            var c = ConvCase()
+            c.batch = 3; c.height = height; c.width = width; c.inputChannels = channels; c.outputChannels = outputs
+            c.kernel = kernel; c.strides = strides; c.dilations = dilations; c.padding = padding; c.activation = .relu
+            return c
+        }
+        let cases = [
+            bandCase(height: 9, width: 29, channels: 1, outputs: 32, kernel: Size2D(5)),
+            bandCase(height: 5, width: 40, channels: 3, outputs: 5, kernel: Size2D(3), strides: Size2D(height: 1, width: 2),
+                     padding: .valid),
+            bandCase(height: 7, width: 30, channels: 2, outputs: 17, kernel: Size2D(3), dilations: Size2D(2)),
+            bandCase(height: 6, width: 27, channels: 5, outputs: 61, kernel: Size2D(height: 2, width: 3),
+                     padding: .explicit(top: 1, bottom: 0, left: 2, right: 1)),
+            bandCase(height: 40, width: 64, channels: 64, outputs: 33, kernel: Size2D(3)),
+        ]
+        let lanes: [Lanes] = [.serial, .fixed(2), .fixed(3), .fixed(5)]
+        for (index, c) in cases.enumerated() {
+            var rng = SeededGenerator(seed: 0)
+            let layer = try Conv2D(try c.descriptor(&rng))
+            #expect(try layer.readsPatchesFromBands(forInput: [c.batch, c.height, c.width, c.inputChannels]), "\(c)")
+            #expect(try checkConv(c, seed: UInt64(40 + index), lanes: lanes) == nil)
+        }
+    }
+
     @Test func kernelLargerThanInputUnderSame() throws {
         var c = ConvCase()
         c.height = 2; c.width = 3; c.kernel = Size2D(5); c.strides = Size2D(2)

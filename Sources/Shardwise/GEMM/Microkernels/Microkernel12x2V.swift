@@ -10,17 +10,20 @@
 // instructions in the same order wherever it sits: the root of bitwise
 // determinism across lane counts.
 //
-// The accumulators are named locals and the loads go through raw pointers:
-// LLVM then keeps all of them in registers. Passing SIMD values into a
-// non-inlined function instead, or unrolling K by hand (LLVM already unrolls it
-// by two), spilled and ran 25–30 % slower when this was measured.
+// The segmented form reads A in place instead of from a packed panel: rows at
+// a run-time pitch, the depth as runs at given offsets (a convolution's kernel
+// rows in a zero-padded input band; see PaddedBand.swift). It runs the same
+// multiply-adds in the same order, so both forms give the same bits.
+//
+// The accumulators are named fields of a struct whose methods are always
+// inlined, and the loads go through raw pointers: LLVM then keeps all of them
+// in registers. Passing SIMD values into a non-inlined function instead, or
+// unrolling K by hand (LLVM already unrolls it by two), spilled and ran
+// 25–30 % slower when this was measured.
 
-/// Computes a 12 × NR tile of `a · b` over `depth` (see the file header for the contract).
-@inline(never)
-package func microkernel12x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                              tile: UnsafeMutablePointer<Float>) {
-    let width = Vector.scalarCount
-    let pitch = Blocking.aPitch
+/// The 24 accumulators of a 12 × 2-vector tile, as named fields: inlined into a kernel,
+/// the struct dissolves into 24 vector registers.
+struct Tile12x2V {
     var c0x0 = Vector(), c0x1 = Vector()
     var c1x0 = Vector(), c1x1 = Vector()
     var c2x0 = Vector(), c2x1 = Vector()
@@ -33,11 +36,12 @@ package func microkernel12x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePoin
     var c9x0 = Vector(), c9x1 = Vector()
     var c10x0 = Vector(), c10x1 = Vector()
     var c11x0 = Vector(), c11x1 = Vector()
-    var a = a
-    var b = UnsafeRawPointer(b)
-    for _ in 0..<depth {
+
+    /// One rank-1 update: row i gains `a[i · pitch] · b[0 ..< NR]`.
+    @inline(__always)
+    mutating func update(a: UnsafePointer<Float>, pitch: Int, b: UnsafeRawPointer) {
         let b0 = b.loadUnaligned(as: Vector.self)
-        let b1 = b.loadUnaligned(fromByteOffset: width * 4, as: Vector.self)
+        let b1 = b.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self)
         let a0 = Vector(repeating: a[0 * pitch])
         c0x0 = multiplyAdd(c0x0, a0, b0)
         c0x1 = multiplyAdd(c0x1, a0, b1)
@@ -74,33 +78,78 @@ package func microkernel12x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePoin
         let a11 = Vector(repeating: a[11 * pitch])
         c11x0 = multiplyAdd(c11x0, a11, b0)
         c11x1 = multiplyAdd(c11x1, a11, b1)
-        a += 1
-        b += 2 * width * 4
     }
-    let t = UnsafeMutableRawPointer(tile)
-    let row = 2 * width * 4
-    t.storeBytes(of: c0x0, toByteOffset: 0 * row, as: Vector.self)
-    t.storeBytes(of: c0x1, toByteOffset: 0 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c1x0, toByteOffset: 1 * row, as: Vector.self)
-    t.storeBytes(of: c1x1, toByteOffset: 1 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c2x0, toByteOffset: 2 * row, as: Vector.self)
-    t.storeBytes(of: c2x1, toByteOffset: 2 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c3x0, toByteOffset: 3 * row, as: Vector.self)
-    t.storeBytes(of: c3x1, toByteOffset: 3 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c4x0, toByteOffset: 4 * row, as: Vector.self)
-    t.storeBytes(of: c4x1, toByteOffset: 4 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c5x0, toByteOffset: 5 * row, as: Vector.self)
-    t.storeBytes(of: c5x1, toByteOffset: 5 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c6x0, toByteOffset: 6 * row, as: Vector.self)
-    t.storeBytes(of: c6x1, toByteOffset: 6 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c7x0, toByteOffset: 7 * row, as: Vector.self)
-    t.storeBytes(of: c7x1, toByteOffset: 7 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c8x0, toByteOffset: 8 * row, as: Vector.self)
-    t.storeBytes(of: c8x1, toByteOffset: 8 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c9x0, toByteOffset: 9 * row, as: Vector.self)
-    t.storeBytes(of: c9x1, toByteOffset: 9 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c10x0, toByteOffset: 10 * row, as: Vector.self)
-    t.storeBytes(of: c10x1, toByteOffset: 10 * row + width * 4, as: Vector.self)
-    t.storeBytes(of: c11x0, toByteOffset: 11 * row, as: Vector.self)
-    t.storeBytes(of: c11x1, toByteOffset: 11 * row + width * 4, as: Vector.self)
+
+    /// Writes the tile row-major, NR floats per row, to `tile`.
+    @inline(__always)
+    func store(to tile: UnsafeMutablePointer<Float>) {
+        let width = Vector.scalarCount
+        let t = UnsafeMutableRawPointer(tile)
+        let row = 2 * width * 4
+        t.storeBytes(of: c0x0, toByteOffset: 0 * row, as: Vector.self)
+        t.storeBytes(of: c0x1, toByteOffset: 0 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c1x0, toByteOffset: 1 * row, as: Vector.self)
+        t.storeBytes(of: c1x1, toByteOffset: 1 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c2x0, toByteOffset: 2 * row, as: Vector.self)
+        t.storeBytes(of: c2x1, toByteOffset: 2 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c3x0, toByteOffset: 3 * row, as: Vector.self)
+        t.storeBytes(of: c3x1, toByteOffset: 3 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c4x0, toByteOffset: 4 * row, as: Vector.self)
+        t.storeBytes(of: c4x1, toByteOffset: 4 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c5x0, toByteOffset: 5 * row, as: Vector.self)
+        t.storeBytes(of: c5x1, toByteOffset: 5 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c6x0, toByteOffset: 6 * row, as: Vector.self)
+        t.storeBytes(of: c6x1, toByteOffset: 6 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c7x0, toByteOffset: 7 * row, as: Vector.self)
+        t.storeBytes(of: c7x1, toByteOffset: 7 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c8x0, toByteOffset: 8 * row, as: Vector.self)
+        t.storeBytes(of: c8x1, toByteOffset: 8 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c9x0, toByteOffset: 9 * row, as: Vector.self)
+        t.storeBytes(of: c9x1, toByteOffset: 9 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c10x0, toByteOffset: 10 * row, as: Vector.self)
+        t.storeBytes(of: c10x1, toByteOffset: 10 * row + width * 4, as: Vector.self)
+        t.storeBytes(of: c11x0, toByteOffset: 11 * row, as: Vector.self)
+        t.storeBytes(of: c11x1, toByteOffset: 11 * row + width * 4, as: Vector.self)
+    }
+}
+
+/// Computes a 12 × NR tile of `a · b` over `depth` from packed panels (see the file header).
+@inline(never)
+package func microkernel12x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                              tile: UnsafeMutablePointer<Float>) {
+    var accumulators = Tile12x2V()
+    let step = Blocking.nr * MemoryLayout<Float>.stride
+    for k in 0..<depth {
+        accumulators.update(a: a + k, pitch: Blocking.aPitch, b: UnsafeRawPointer(b) + k * step)
+    }
+    accumulators.store(to: tile)
+}
+
+/// Computes a 12 × NR tile of `a · b` where A is read in place: row i at step k of
+/// segment s is `a[i · pitch + segments[s].offset + k]`, the segments in order (see the file
+/// header). One flat loop, optimized for size: unrolled, or nested per segment, LLVM ran out of
+/// registers with the run-time pitch and spilled (first convolution layer: 118 and 136 GFLOP/s,
+/// against 164 like this).
+@inline(never) @_optimize(size)
+package func microkernel12x2V(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
+                              b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+    var accumulators = Tile12x2V()
+    let step = Blocking.nr * MemoryLayout<Float>.stride
+    var b = UnsafeRawPointer(b)
+    var segment = 0
+    var row = a + segments[0].offset
+    var left = segments[0].length
+    while true {
+        accumulators.update(a: row, pitch: pitch, b: b)
+        b += step
+        row += 1
+        left -= 1
+        if left == 0 {
+            segment += 1
+            if segment == segments.count { break }
+            row = a + segments[segment].offset
+            left = segments[segment].length
+        }
+    }
+    accumulators.store(to: tile)
 }

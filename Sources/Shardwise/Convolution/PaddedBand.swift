@@ -1,0 +1,166 @@
+// Convolution read in place from a zero-padded band of input rows: im2col with no gathering.
+//
+// im2col as packing copies every patch row into an A micropanel before the
+// microkernel reads it. When a patch row is short and few filter panels reuse it,
+// that copy costs more than the multiply: the article's first layer (Cin = 1,
+// 5×5 → 32) has 25 floats per patch row and a single NR-wide filter panel, and
+// profiled at 2.5× as long in packing as in the microkernel (74 GFLOP/s).
+//
+// With a height stride of 1 the patches need no gathering if the input is laid
+// out right. Copy input rows, zero-padded on both sides to a width Wp (a multiple
+// of the width stride sw), into a band buffer, and number the band's output
+// pixels on a virtual grid Wv = Wp / sw wide. Virtual pixel q then reads, at tap
+// (kh, kw) and channel c,
+//
+//     band[q · sw·Cin  +  kh·dh·Wp·Cin + kw·dw·Cin + c]
+//
+// an affine function of q: the rows of A sit at a constant pitch (sw·Cin), and
+// depth step k = (kh, kw, c) at a fixed offset. The microkernel's in-place form
+// reads exactly that (one offset-table load per step, beside 24 multiply-adds),
+// so the only copy is the band itself: each input float once per band, instead
+// of KH·KW times.
+//
+// The cost is the virtual pixels past the output width: Wv − OW of every Wv are
+// computed and never written (4 of 32 on a 28-wide SAME 5×5 layer). So the band
+// is used only where that waste is small and packing is dear (`PaddedBand.init`).
+//
+// Bounded memory: a band holds R output rows (R + (KH−1)·dh input rows), with R
+// chosen to fit `budgetBytes`; when even one output row's band would not fit, the
+// layer packs instead. The depth must be one KC block (K ≤ KC), so each output is
+// the same multiply-adds in the same order as on the packed path: the same bits.
+
+/// How a convolution reads its patch matrix in place from zero-padded bands of input rows.
+struct PaddedBand: Sendable {
+    let geometry: ConvolutionGeometry
+    /// Input channels: the NHWC pitch of a pixel.
+    let channels: Int
+    /// Floats per padded band row: `Wp · Cin`, with Wp a multiple of the width stride.
+    let rowFloats: Int
+    /// Output pixels per band row, including the virtual ones past the output width.
+    let virtualWidth: Int
+    /// Output rows per band at most.
+    let bandRows: Int
+    /// The depth as segments of a patch row, relative to the row's first float: one per kernel
+    /// row (KW·Cin contiguous floats) when the width is undilated, one per tap otherwise.
+    let segments: [PanelSegment]
+    /// Floats after a band's rows that a tile's virtual pixels may read (kept zero).
+    let slack: Int
+
+    /// The size a band aims for: about a quarter of this machine's L2.
+    static let budgetBytes = 512 << 10
+
+    /// The band layout for a convolution, or nil where packing is the better (or the only) way:
+    /// one group, height stride 1, one depth block, at most two filter panels to amortize a
+    /// packed panel over, at most one virtual pixel in six wasted, and a one-row band that fits.
+    init?(descriptor d: Conv2DDescriptor, geometry g: ConvolutionGeometry, columns: Int, depth: Int) {
+        let h = g.height, w = g.width, cin = d.inputChannels
+        guard d.groups == 1 && h.stride == 1 && depth <= Blocking.kc && columns <= 2 * Blocking.nr else { return nil }
+        // Every term of a band's size below the budget, so that none of the arithmetic can overflow.
+        let budgetFloats = Self.budgetBytes / MemoryLayout<Float>.stride
+        guard [w.padBefore, w.input, w.padAfter, w.stride, w.kernel, w.dilation, h.kernel, h.dilation, cin]
+            .allSatisfy({ $0 < budgetFloats }) else { return nil }
+        let paddedWidth = (w.padBefore + w.input + w.padAfter + w.stride - 1) / w.stride * w.stride
+        let virtualWidth = paddedWidth / w.stride
+        guard (virtualWidth - w.output) * 6 <= virtualWidth else { return nil }
+        let rowFloats = paddedWidth * cin
+        let haloRows = (h.kernel - 1) * h.dilation
+        let fittingRows = budgetFloats / rowFloats - haloRows
+        guard fittingRows >= 1 else { return nil }
+        geometry = g
+        channels = cin
+        self.rowFloats = rowFloats
+        self.virtualWidth = virtualWidth
+        bandRows = Swift.min(fittingRows, h.output)
+        if w.dilation == 1 {
+            segments = (0..<h.kernel).map { PanelSegment(offset: $0 * h.dilation * rowFloats, length: w.kernel * cin) }
+        } else {
+            segments = (0..<h.kernel * w.kernel).map {
+                PanelSegment(offset: ($0 / w.kernel) * h.dilation * rowFloats + ($0 % w.kernel) * w.dilation * cin,
+                             length: cin)
+            }
+        }
+        // The last tile may start at the band's last virtual pixel and read MR rows past it.
+        slack = (Blocking.mr * w.stride + (w.kernel - 1) * w.dilation + 1) * cin
+    }
+
+    /// Floats of workspace one lane needs: a band, its slack and a tile.
+    var workspaceFloats: Int {
+        (bandRows + (geometry.height.kernel - 1) * geometry.height.dilation) * rowFloats + slack
+            + Blocking.mr * Blocking.nr
+    }
+
+    /// Computes output pixels `pixels` (flattened n, oh, ow), channels `columns`, one band at a
+    /// time. `output` points at channel 0 of pixel 0, with `ldc` floats per pixel; `filter` is the
+    /// packed filter, whose depth is one KC block.
+    func run(pixels: Range<Int>, columns: Range<Int>, input: UnsafePointer<Float>, filter: PackedMatrix,
+             output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, workspace: UnsafeMutablePointer<Float>) {
+        let h = geometry.height, w = geometry.width
+        let mr = Blocking.mr, nr = Blocking.nr
+        let plane = h.output * w.output
+        let tile = workspace + workspaceFloats - mr * nr
+        let pitch = w.stride * channels
+        let panels = filter.block(k0: 0)
+        let phase = DepthPhase(first: true, last: true)
+        // A band-relative pixel's index on the virtual grid.
+        func virtual(_ pixel: Int) -> Int { pixel / w.output * virtualWidth + pixel % w.output }
+        segments.withUnsafeBufferPointer { segments in
+            var pixel = pixels.lowerBound
+            while pixel < pixels.upperBound {
+                let image = pixel / plane
+                let firstRow = (pixel % plane) / w.output
+                let rows = Swift.min(bandRows, h.output - firstRow)
+                let bandStart = image * plane + firstRow * w.output
+                let bandEnd = Swift.min(pixels.upperBound, bandStart + rows * w.output)
+                fill(workspace, image: input + image * h.input * w.input * channels, firstRow: firstRow, rows: rows)
+                let first = virtual(pixel - bandStart), end = virtual(bandEnd - 1 - bandStart) + 1
+                // BLIS's order over an MC-pixel block: each filter panel stays in L1 for all its tiles.
+                for block in stride(from: first, to: end, by: Blocking.mc) {
+                    let blockEnd = Swift.min(block + Blocking.mc, end)
+                    for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
+                        for q0 in stride(from: block, to: blockEnd, by: mr) {
+                            Blocking.microkernel(segments: segments, a: workspace + q0 * pitch, pitch: pitch,
+                                                 b: panels + jr * filter.depth, tile: tile)
+                            // Write back each run of real pixels: they are consecutive in the output
+                            // up to the end of an output row; the virtual ones after it are dropped.
+                            let count = Swift.min(mr, blockEnd - q0)
+                            var i = 0
+                            while i < count {
+                                let row = (q0 + i) / virtualWidth, column = (q0 + i) % virtualWidth
+                                if column >= w.output {
+                                    i += virtualWidth - column
+                                    continue
+                                }
+                                let run = Swift.min(count - i, w.output - column)
+                                writeBack(tile: tile + i * nr, rows: run, columns: Swift.min(nr, columns.upperBound - jr),
+                                          c: output + (bandStart + row * w.output + column) * ldc + jr, ldc: ldc,
+                                          column0: jr, epilogue: epilogue, phase: phase)
+                                i += run
+                            }
+                        }
+                    }
+                }
+                pixel = bandEnd
+            }
+        }
+    }
+
+    /// Writes the input rows that output rows `firstRow ..< firstRow + rows` of one image read into
+    /// `band`, zero-padded to `rowFloats` (rows outside the image are all zeros), then zeros the slack.
+    private func fill(_ band: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>, firstRow: Int, rows: Int) {
+        let h = geometry.height, w = geometry.width
+        let left = w.padBefore * channels, body = w.input * channels
+        let inputRows = rows + (h.kernel - 1) * h.dilation
+        for t in 0..<inputRows {
+            let ih = h.inputIndex(output: firstRow, tap: 0) + t
+            let row = band + t * rowFloats
+            if ih < 0 || ih >= h.input {
+                row.update(repeating: 0, count: rowFloats)
+            } else {
+                row.update(repeating: 0, count: left)
+                (row + left).update(from: image + ih * body, count: body)
+                (row + left + body).update(repeating: 0, count: rowFloats - left - body)
+            }
+        }
+        (band + inputRows * rowFloats).update(repeating: 0, count: slack)
+    }
+}
