@@ -149,7 +149,9 @@ public final class Conv2D: Sendable {
                     let kernel = DepthwiseKernel(input: input.baseAddress!, geometry: s.geometry, channels: d.inputChannels,
                                                  filter: filter.baseAddress!,
                                                  epilogue: Epilogue(bias: bias?.baseAddress, activation: d.activation))
-                    lanes.run(count: plan.laneCount) { lane in kernel.run(pixels: plan.shards[lane].rows, output: target) }
+                    lanes.run(plan) { next in
+                        while let shard = next() { kernel.run(pixels: shard.rows, output: target) }
+                    }
                 }
             }
             return
@@ -159,11 +161,12 @@ public final class Conv2D: Sendable {
             let filter = packedFilters[0]
             biasBase.withOptionalUnsafeBuffer { bias in
                 let epilogue = Epilogue(bias: bias?.baseAddress, activation: d.activation)
-                lanes.run(count: plan.laneCount) { lane in
+                lanes.run(plan) { next in
                     WorkspaceCache.withBuffer(floats: band.workspaceFloats) { workspace in
-                        band.run(pixels: plan.shards[lane].rows, columns: plan.shards[lane].columns, input: source,
-                                 filter: filter, output: target, ldc: d.outputChannels, epilogue: epilogue,
-                                 workspace: workspace)
+                        while let shard = next() {
+                            band.run(pixels: shard.rows, columns: shard.columns, input: source, filter: filter,
+                                     output: target, ldc: d.outputChannels, epilogue: epilogue, workspace: workspace)
+                        }
                     }
                 }
             }

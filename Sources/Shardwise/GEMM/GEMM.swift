@@ -117,9 +117,11 @@ public enum GEMM {
                           lanes: Lanes) throws(ShardwiseError) {
         let plan = try skinnyPlan(m: m, n: n, k: k, lanes: lanes)
         nonisolated(unsafe) let (aBase, cBase, bRows) = (a, c, bT)
-        lanes.run(count: plan.laneCount) { lane in
-            SkinnyGEMM.run(rows: plan.shards[lane].rows, columns: n, depth: k, a: aBase, lda: lda, bT: bRows,
-                           bStride: bStride, c: cBase, ldc: ldc, epilogue: epilogue)
+        lanes.run(plan) { next in
+            while let shard = next() {
+                SkinnyGEMM.run(rows: shard.rows, columns: n, depth: k, a: aBase, lda: lda, bT: bRows,
+                               bStride: bStride, c: cBase, ldc: ldc, epilogue: epilogue)
+            }
         }
     }
 
@@ -162,18 +164,19 @@ public enum GEMM {
         return workspaceBytes(plan: plan, depth: k, packsB: true)
     }
 
-    /// Runs `plan`: each lane computes its block of C with its own workspace.
+    /// Runs `plan`: each lane computes the blocks of C it claims, with its own workspace.
     package static func run<A: APanelSource & Sendable>(plan: ShardPlan, depth: Int, a: A, b: BOperand,
                                                         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                                                         lanes: Lanes) {
         let packsB = b.packsPerCall
         nonisolated(unsafe) let c = c
-        lanes.run(count: plan.laneCount) { lane in
-            let shard = plan.shards[lane]
-            GEMMWorkspace.withWorkspace(rows: shard.rows.count, columns: shard.columns.count, depth: depth,
-                                        packsB: packsB) { workspace in
-                gemmRange(rows: shard.rows, columns: shard.columns, depth: depth, a: a, b: b, c: c, ldc: ldc,
-                          epilogue: epilogue, workspace: workspace)
+        let (rows, columns) = plan.largestShard
+        lanes.run(plan) { next in
+            GEMMWorkspace.withWorkspace(rows: rows, columns: columns, depth: depth, packsB: packsB) { workspace in
+                while let shard = next() {
+                    gemmRange(rows: shard.rows, columns: shard.columns, depth: depth, a: a, b: b, c: c, ldc: ldc,
+                              epilogue: epilogue, workspace: workspace)
+                }
             }
         }
     }
@@ -209,8 +212,7 @@ public enum GEMM {
 
     /// Bytes of workspace one call allocates, summed over the lanes of its plan.
     package static func workspaceBytes(plan: ShardPlan, depth: Int, packsB: Bool) -> Int {
-        plan.shards.reduce(0) {
-            $0 + GEMMWorkspace.byteCount(rows: $1.rows.count, columns: $1.columns.count, depth: depth, packsB: packsB)
-        }
+        let (rows, columns) = plan.largestShard
+        return plan.laneCount * GEMMWorkspace.byteCount(rows: rows, columns: columns, depth: depth, packsB: packsB)
     }
 }

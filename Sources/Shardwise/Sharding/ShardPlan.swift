@@ -9,6 +9,13 @@
 // pre-packed, every lane packs the same B. Boundaries fall on whole register
 // tiles (MR rows, NR columns), so no microtile is shared and each output element
 // has exactly one owner; `ShardPlan.owners` checks that without running a thread.
+//
+// At run time lanes claim shards from a shared counter (`Lanes.run(_:_:)`), so a
+// lane that starts late never holds up one that is free. Cutting a row split finer
+// than its lanes, so that an early lane could claim more of it, was measured and
+// dropped: each extra shard costs a partial tile and, on the band path, a band's
+// halo rows again (4 shards per lane: 4 % more work per lane), more than the
+// 15–25 µs a late Dispatch lane loses.
 
 /// How a plan divides the output among lanes.
 public enum ShardStrategy: String, Sendable, Hashable, CustomStringConvertible {
@@ -127,6 +134,12 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
             start = end
         }
         return ranges
+    }
+
+    /// The most rows and the most columns of any shard: what one lane's workspace is sized for
+    /// (a lane may claim more than one shard).
+    package var largestShard: (rows: Int, columns: Int) {
+        (shards.map(\.rows.count).max() ?? 0, shards.map(\.columns.count).max() ?? 0)
     }
 
     /// For each output element (row-major), how many lanes own it: every entry is 1 in a valid plan.
