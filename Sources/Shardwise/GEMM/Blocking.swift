@@ -72,6 +72,15 @@ package enum Blocking {
         return (depth + blocks - 1) / blocks
     }
 
+    /// The IC loop's step for `rows` rows: as few blocks as MC allows, equal in whole MR tiles.
+    /// With fixed MC-row steps the last block can be a sliver that streams all of B for one tile:
+    /// 1×14×14×256 3×3 (196 rows) ran blocks of 96, 96 and 4 rows; now 72, 72 and 52.
+    package static func rowBlock(_ rows: Int) -> Int {
+        let tiles = (rows + mr - 1) / mr, tilesPerBlock = mc / mr
+        let blocks = Swift.max(1, (tiles + tilesPerBlock - 1) / tilesPerBlock)
+        return (tiles + blocks - 1) / blocks * mr
+    }
+
     /// The microkernel of this target: `depth` rank-1 updates of an MR × NR tile.
     @inline(__always)
     package static func microkernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,

@@ -144,14 +144,14 @@ enum WorkspaceCache {
 package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, depth: Int, a: A, b: BOperand,
                                         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                                         workspace: GEMMWorkspace) {
-    let nr = Blocking.nr, kc = Blocking.depthBlock(depth)
+    let nr = Blocking.nr, kc = Blocking.depthBlock(depth), mc = Blocking.rowBlock(rows.count)
     let block = Macrokernel(a: a, c: c, ldc: ldc, epilogue: epilogue, workspace: workspace, depth: depth)
     switch b {
     case .packed(let packed):
-        for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: Blocking.mc) {
+        for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
             for pc in stride(from: 0, to: depth, by: kc) {
                 let bBlock = packed.block(k0: pc) + (columns.lowerBound / nr) * nr * Swift.min(kc, depth - pc)
-                block.run(rows: ic..<Swift.min(ic + Blocking.mc, rows.upperBound), k0: pc, kc: Swift.min(kc, depth - pc),
+                block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc, kc: Swift.min(kc, depth - pc),
                           columns: columns, bBlock: bBlock)
             }
         }
@@ -165,9 +165,9 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
                     b.packBBlock(k0: pc, depth: Swift.min(kc, depth - pc), columns: jc..<jcEnd,
                                  into: workspace.bBlock! + pc * panels * nr)
                 }
-                for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: Blocking.mc) {
+                for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
                     for pc in stride(from: 0, to: depth, by: kc) {
-                        block.run(rows: ic..<Swift.min(ic + Blocking.mc, rows.upperBound), k0: pc,
+                        block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc,
                                   kc: Swift.min(kc, depth - pc), columns: jc..<jcEnd,
                                   bBlock: workspace.bBlock! + pc * panels * nr)
                     }
@@ -178,8 +178,8 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
                 let jcEnd = Swift.min(jc + Blocking.nc, columns.upperBound)
                 for pc in stride(from: 0, to: depth, by: kc) {
                     b.packBBlock(k0: pc, depth: Swift.min(kc, depth - pc), columns: jc..<jcEnd, into: workspace.bBlock!)
-                    for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: Blocking.mc) {
-                        block.run(rows: ic..<Swift.min(ic + Blocking.mc, rows.upperBound), k0: pc,
+                    for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
+                        block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc,
                                   kc: Swift.min(kc, depth - pc), columns: jc..<jcEnd, bBlock: workspace.bBlock!)
                     }
                 }
