@@ -8,7 +8,10 @@
 // loaded once per tap for four multiply-adds. Taps that fall into the padding are
 // skipped (not multiplied by zero); the tap order is fixed (kh, then kw), so every
 // output is computed by the same operations whichever lane owns its pixel.
-// The layer is memory-bound: about 2 FLOPs per input float read.
+// Pixels with every tap inside the input take a path with no tests at all: one
+// flat loop over a table of tap offsets, eight accumulators, the epilogue once per
+// four pixels (1×112×112×32 3×3: 33 → 48 GFLOP/s). About 2 FLOPs per input float
+// read, so the layer leans on the caches: a tenth to a fifth of the FMA peak.
 
 /// The direct depthwise kernel for one call: channel multiplier 1.
 package struct DepthwiseKernel: @unchecked Sendable {
@@ -21,80 +24,115 @@ package struct DepthwiseKernel: @unchecked Sendable {
     let filter: UnsafePointer<Float>
     let epilogue: Epilogue
 
-    /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC).
+    /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC), one output row
+    /// at a time: the pixels whose every horizontal tap is inside the input, found once per row,
+    /// go four at a time through `computeInterior`; the border pixels through `computeVectors`.
     package func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         let plane = h.output * w.output
+        // The interior columns: every output column whose taps all lie inside the input row.
+        let interiorStart = (0..<w.output).first { w.allTapsInside(outputs: $0, through: $0) } ?? w.output
+        let interiorEnd = (interiorStart..<w.output).last { w.allTapsInside(outputs: $0, through: $0) }.map { $0 + 1 }
+            ?? interiorStart
+        // Byte offsets of the taps from a pixel's first tap, for pixels with every tap inside.
+        let tapOffsets = (0..<h.kernel * w.kernel).map {
+            (($0 / w.kernel) * h.dilation * w.input + ($0 % w.kernel) * w.dilation) * channels * MemoryLayout<Float>.stride
+        }
+        tapOffsets.withUnsafeBufferPointer { tapOffsets in
         var pixel = pixels.lowerBound
         while pixel < pixels.upperBound {
-            let image = pixel / plane, oh = (pixel % plane) / w.output, ow = pixel % w.output
-            // Up to four pixels along the same output row.
-            let count = Swift.min(4, pixels.upperBound - pixel, w.output - ow)
+            let image = pixel / plane, oh = (pixel % plane) / w.output
+            let rowStart = image * plane + oh * w.output
+            let rowEnd = Swift.min(pixels.upperBound, rowStart + w.output)
             let imageBase = input + image * h.input * w.input * channels
-            let interior = count == 4 && w.allTapsInside(outputs: ow, through: ow + 3)
-            var c0 = 0
-            if interior {
-                // Pairs of full vectors: eight independent accumulators per tap loop.
-                while c0 + 2 * Vector.scalarCount <= channels {
-                    computeInterior(imageBase: imageBase, oh: oh, ow: ow, channel: c0, output: output + pixel * channels + c0)
-                    c0 += 2 * Vector.scalarCount
+            let rowInside = h.allTapsInside(outputs: oh, through: oh)
+            var ow = pixel - rowStart
+            while rowStart + ow < rowEnd {
+                let available = rowEnd - rowStart - ow
+                let target = output + (rowStart + ow) * channels
+                var c0 = 0
+                if rowInside && ow >= interiorStart && ow + 4 <= interiorEnd && available >= 4 {
+                    // Pairs of full vectors: eight independent accumulators per tap loop.
+                    let first = imageBase + (h.inputIndex(output: oh, tap: 0) * w.input + w.inputIndex(output: ow, tap: 0))
+                        * channels
+                    while c0 + 2 * Vector.scalarCount <= channels {
+                        computeInterior(source: first + c0, tapOffsets: tapOffsets, channel: c0, output: target + c0)
+                        c0 += 2 * Vector.scalarCount
+                    }
                 }
+                // Border pixels one at a time, up to four interior ones together (channel tails).
+                let count = ow >= interiorStart && ow < interiorEnd ? Swift.min(4, available, interiorEnd - ow) : 1
+                while c0 < channels {
+                    let lanes = Swift.min(Vector.scalarCount, channels - c0)
+                    computeVectors(imageBase: imageBase, oh: oh, ow: ow, count: count, channel: c0, lanes: lanes,
+                                   output: target + c0)
+                    c0 += lanes
+                }
+                ow += count
             }
-            while c0 < channels {
-                let lanes = Swift.min(Vector.scalarCount, channels - c0)
-                computeVectors(imageBase: imageBase, oh: oh, ow: ow, count: count, channel: c0, lanes: lanes,
-                               output: output + pixel * channels + c0)
-                c0 += lanes
-            }
-            pixel += count
+            pixel = rowEnd
+        }
         }
     }
 
-    /// Four consecutive pixels whose every horizontal tap is inside the input, two full vectors
-    /// of channels: eight independent accumulators and no tests in the tap loop, so the FMA
-    /// latency is hidden and the call's fixed cost is spread over 4 pixels × 2 vectors of outputs. The taps are taken
-    /// in the same order as in `computeVectors` (rows outside the input skipped), so the bits are
-    /// the same whichever path an output takes.
+    /// Four consecutive pixels whose every tap is inside the input, two full vectors of channels:
+    /// eight independent accumulators, one flat loop over the taps (`tapOffsets`, bytes from
+    /// `source`, the first pixel's first tap), no tests. The taps are taken in the same order as
+    /// in `computeVectors`, so the bits are the same whichever path an output takes. A loop
+    /// nested over kernel rows and columns, with a padding test per row, ran out of registers
+    /// and spent about 250 cycles per call.
     @inline(never)
-    private func computeInterior(imageBase: UnsafePointer<Float>, oh: Int, ow: Int, channel: Int,
+    private func computeInterior(source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>, channel: Int,
                                  output: UnsafeMutablePointer<Float>) {
-        let h = geometry.height, w = geometry.width
-        let width = Vector.scalarCount, vectorBytes = Vector.scalarCount * 4
+        let vectorBytes = Vector.scalarCount * 4
         var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector()
         var b0 = Vector(), b1 = Vector(), b2 = Vector(), b3 = Vector()
-        let pixelStep = w.stride * channels * 4, tapStep = w.dilation * channels * 4
-        let first = w.inputIndex(output: ow, tap: 0)
-        for kh in 0..<h.kernel {
-            let ih = h.inputIndex(output: oh, tap: kh)
-            if ih < 0 || ih >= h.input { continue }
-            var source = UnsafeRawPointer(imageBase + (ih * w.input + first) * channels + channel)
-            var weights = UnsafeRawPointer(filter + kh * w.kernel * channels + channel)
-            for _ in 0..<w.kernel {
-                let u = weights.loadUnaligned(as: Vector.self)
-                let v = weights.loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self)
-                a0 = multiplyAdd(a0, source.loadUnaligned(as: Vector.self), u)
-                b0 = multiplyAdd(b0, source.loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self), v)
-                a1 = multiplyAdd(a1, source.loadUnaligned(fromByteOffset: pixelStep, as: Vector.self), u)
-                b1 = multiplyAdd(b1, source.loadUnaligned(fromByteOffset: pixelStep + vectorBytes, as: Vector.self), v)
-                a2 = multiplyAdd(a2, source.loadUnaligned(fromByteOffset: 2 * pixelStep, as: Vector.self), u)
-                b2 = multiplyAdd(b2, source.loadUnaligned(fromByteOffset: 2 * pixelStep + vectorBytes, as: Vector.self), v)
-                a3 = multiplyAdd(a3, source.loadUnaligned(fromByteOffset: 3 * pixelStep, as: Vector.self), u)
-                b3 = multiplyAdd(b3, source.loadUnaligned(fromByteOffset: 3 * pixelStep + vectorBytes, as: Vector.self), v)
-                weights += channels * 4
-                source += tapStep
-            }
+        let pixelStep = geometry.width.stride * channels * 4
+        let base = UnsafeRawPointer(source)
+        var weights = UnsafeRawPointer(filter + channel)
+        for offset in tapOffsets {
+            let source = base + offset
+            let u = weights.loadUnaligned(as: Vector.self)
+            let v = weights.loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self)
+            a0 = multiplyAdd(a0, source.loadUnaligned(as: Vector.self), u)
+            b0 = multiplyAdd(b0, source.loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self), v)
+            a1 = multiplyAdd(a1, source.loadUnaligned(fromByteOffset: pixelStep, as: Vector.self), u)
+            b1 = multiplyAdd(b1, source.loadUnaligned(fromByteOffset: pixelStep + vectorBytes, as: Vector.self), v)
+            a2 = multiplyAdd(a2, source.loadUnaligned(fromByteOffset: 2 * pixelStep, as: Vector.self), u)
+            b2 = multiplyAdd(b2, source.loadUnaligned(fromByteOffset: 2 * pixelStep + vectorBytes, as: Vector.self), v)
+            a3 = multiplyAdd(a3, source.loadUnaligned(fromByteOffset: 3 * pixelStep, as: Vector.self), u)
+            b3 = multiplyAdd(b3, source.loadUnaligned(fromByteOffset: 3 * pixelStep + vectorBytes, as: Vector.self), v)
+            weights += channels * 4
         }
-        let second = channel + width
-        @inline(__always) func store(_ low: Vector, _ high: Vector, pixel: Int) {
-            let target = UnsafeMutableRawPointer(output + pixel * channels)
-            target.storeBytes(of: epilogue.finish(low, column: channel, count: width), as: Vector.self)
-            target.storeBytes(of: epilogue.finish(high, column: second, count: width), toByteOffset: vectorBytes,
-                              as: Vector.self)
+        // The epilogue once per call: the bias vectors loaded once for the four pixels.
+        var bias = (Vector(), Vector())
+        if let b = epilogue.bias {
+            bias = (UnsafeRawPointer(b + channel).loadUnaligned(as: Vector.self),
+                    UnsafeRawPointer(b + channel).loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self))
         }
-        store(a0, b0, pixel: 0)
-        store(a1, b1, pixel: 1)
-        store(a2, b2, pixel: 2)
-        store(a3, b3, pixel: 3)
+        let pixelBytes = channels * 4
+        let target = UnsafeMutableRawPointer(output)
+        finishPair((a0, b0), bias: bias, into: target)
+        finishPair((a1, b1), bias: bias, into: target + pixelBytes)
+        finishPair((a2, b2), bias: bias, into: target + 2 * pixelBytes)
+        finishPair((a3, b3), bias: bias, into: target + 3 * pixelBytes)
+    }
+
+    /// Adds the bias to two vectors of one pixel's outputs, clamps them and stores them: the
+    /// operations of `Epilogue.finish`.
+    @inline(__always)
+    private func finishPair(_ pair: (Vector, Vector), bias: (Vector, Vector), into target: UnsafeMutableRawPointer) {
+        var (t0, t1) = pair
+        if epilogue.bias != nil {
+            t0 = t0 + bias.0
+            t1 = t1 + bias.1
+        }
+        if epilogue.clamps {
+            t0 = epilogue.clamp(t0)
+            t1 = epilogue.clamp(t1)
+        }
+        target.storeBytes(of: t0, as: Vector.self)
+        target.storeBytes(of: t1, toByteOffset: Vector.scalarCount * 4, as: Vector.self)
     }
 
     /// `count` (1…4) consecutive pixels of one output row, channels `channel ..< channel + lanes`.

@@ -213,14 +213,15 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
 
     /// The depthwise kernel's paths: interior groups of four pixels with pairs of full channel
     /// vectors, single vectors, channel tails, and border pixels, on rows wide enough to have
-    /// interior groups, at strides 1 and 2 and dilation 2; every lane count gives the same bits.
+    /// interior groups, at strides 1 and 2 and dilation 2 on either axis; every lane count gives
+    /// the same bits.
     @Test func depthwiseDirectKernelAgreesAcrossLanes() throws {
         let lanes: [Lanes] = [.serial] + (1...(2 * Lanes.processorCount + 1)).map { .fixed($0) }
         for channels in [1, 7, 16, 37, 64, 83] {
             for (strides, dilations) in [(Size2D(1), Size2D(1)), (Size2D(height: 1, width: 2), Size2D(1)),
-                                         (Size2D(1), Size2D(height: 1, width: 2))] {
+                                         (Size2D(1), Size2D(height: 1, width: 2)), (Size2D(1), Size2D(height: 2, width: 1))] {
                 var c = ConvCase()
-                c.batch = 2; c.height = 5; c.width = 23; c.inputChannels = channels; c.outputChannels = channels
+                c.batch = 2; c.height = 7; c.width = 23; c.inputChannels = channels; c.outputChannels = channels
                 c.groups = channels; c.kernel = Size2D(3); c.strides = strides; c.dilations = dilations
                 c.activation = .relu6
                 #expect(try checkConv(c, seed: UInt64(channels), lanes: lanes) == nil, "\(c)")
