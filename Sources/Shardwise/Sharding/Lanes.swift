@@ -104,6 +104,14 @@ public struct Lanes: Sendable {
     /// shards waits, spinning, for the lanes still working (see `ShardClaims.leave()`). With one
     /// lane, everything runs on the caller's thread.
     package func run(_ plan: ShardPlan, _ body: @escaping @Sendable (_ next: () -> LaneShard?) -> Void) {
+        if plan.laneCount == 1 {
+            var index = 0
+            body {
+                defer { index += 1 }
+                return index < plan.shards.count ? plan.shards[index] : nil
+            }
+            return
+        }
         let claims = ShardClaims(count: plan.shards.count)
         run(count: plan.laneCount) { _ in
             claims.enter()

@@ -139,7 +139,7 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     /// The most rows and the most columns of any shard: what one lane's workspace is sized for
     /// (a lane may claim more than one shard).
     package var largestShard: (rows: Int, columns: Int) {
-        (shards.map(\.rows.count).max() ?? 0, shards.map(\.columns.count).max() ?? 0)
+        shards.reduce((0, 0)) { (Swift.max($0.0, $1.rows.count), Swift.max($0.1, $1.columns.count)) }
     }
 
     /// For each output element (row-major), how many lanes own it: every entry is 1 in a valid plan.
