@@ -15,7 +15,10 @@
 // than its lanes, so that an early lane could claim more of it, was measured and
 // dropped: each extra shard costs a partial tile and, on the band path, a band's
 // halo rows again (4 shards per lane: 4 % more work per lane), more than the
-// 15–25 µs a late Dispatch lane loses.
+// 15–25 µs a late Dispatch lane loses. So was a first shard larger by the start
+// latency's worth of tiles: Dispatch's worker starts anywhere from 4 µs (still
+// awake from the previous call) to 25 µs after the caller, so the lead cost as
+// often as it paid.
 
 /// How a plan divides the output among lanes.
 public enum ShardStrategy: String, Sendable, Hashable, CustomStringConvertible {
