@@ -245,7 +245,7 @@ extension Im2ColPanelSource {
     @inline(__always)
     func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
         let width = Vector.scalarCount
-        if count <= 2 * width && source + 2 * width <= inputEnd {
+        if count <= 2 * width && source + (count > width ? 2 : 1) * width <= inputEnd {
             let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
             to.storeBytes(of: from.loadUnaligned(as: Vector.self), as: Vector.self)
             if count > width {

@@ -108,7 +108,9 @@ struct PaddedBand: Sendable {
             while pixel < pixels.upperBound {
                 let image = pixel / plane
                 let firstRow = (pixel % plane) / w.output
-                let rows = Swift.min(bandRows, h.output - firstRow)
+                // Up to the shard's last pixel's row: a shard may end inside an image.
+                let lastRow = (Swift.min(pixels.upperBound, (image + 1) * plane) - 1 - image * plane) / w.output
+                let rows = Swift.min(bandRows, lastRow + 1 - firstRow)
                 let bandStart = image * plane + firstRow * w.output
                 let bandEnd = Swift.min(pixels.upperBound, bandStart + rows * w.output)
                 fill(workspace, image: input + image * h.input * w.input * channels, firstRow: firstRow, rows: rows)

@@ -72,12 +72,13 @@ package enum Blocking {
         return (depth + blocks - 1) / blocks
     }
 
-    /// The IC loop's step for `rows` rows: as few blocks as MC allows, equal in whole MR tiles.
+    /// The IC loop's step for `rows` rows: as few blocks as MC allows, equal in whole MR tiles
+    /// (at least one tile, so that a loop over no rows still has a step).
     /// With fixed MC-row steps the last block can be a sliver that streams all of B for one tile:
     /// 1×14×14×256 3×3 (196 rows) ran blocks of 96, 96 and 4 rows; now 72, 72 and 52.
     package static func rowBlock(_ rows: Int) -> Int {
-        let tiles = (rows + mr - 1) / mr, tilesPerBlock = mc / mr
-        let blocks = Swift.max(1, (tiles + tilesPerBlock - 1) / tilesPerBlock)
+        let tiles = Swift.max(1, (rows + mr - 1) / mr), tilesPerBlock = mc / mr
+        let blocks = (tiles + tilesPerBlock - 1) / tilesPerBlock
         return (tiles + blocks - 1) / blocks * mr
     }
 

@@ -98,11 +98,12 @@ public struct Lanes: Sendable {
     /// The active processor count, read once (glibc answers `sysconf` by reading /sys: ~5 µs).
     public static let processorCount: Int = Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
-    /// Runs `plan.laneCount` lanes that claim the plan's shards in order until none is left. Each
-    /// lane calls `body` once, with `next`, which returns the lane's next shard or nil (a lane that
-    /// starts after the others have taken every shard does nothing). A lane that runs out of
-    /// shards waits, spinning, for the lanes still working (see `ShardClaims.leave()`). With one
-    /// lane, everything runs on the caller's thread.
+    /// Runs `plan.laneCount` lanes that claim the plan's shards in order until none is left. A
+    /// lane that claims one calls `body` once, with `next`, which returns the lane's next shard or
+    /// nil; a lane that starts after the others have taken every shard does not call `body` (so
+    /// it sets up no workspace). A lane that runs out of shards waits, spinning, for the lanes
+    /// still working (see `ShardClaims.leave()`). With one lane, everything runs on the caller's
+    /// thread.
     package func run(_ plan: ShardPlan, _ body: @escaping @Sendable (_ next: () -> LaneShard?) -> Void) {
         if plan.laneCount == 1 {
             var index = 0
@@ -115,7 +116,14 @@ public struct Lanes: Sendable {
         let claims = ShardClaims(count: plan.shards.count)
         run(count: plan.laneCount) { _ in
             claims.enter()
-            body { claims.claim().map { plan.shards[$0] } }
+            if let first = claims.claim() {
+                var pending: Int? = first
+                body {
+                    guard let index = pending else { return nil }
+                    pending = claims.claim()
+                    return plan.shards[index]
+                }
+            }
             claims.leave()
         }
     }

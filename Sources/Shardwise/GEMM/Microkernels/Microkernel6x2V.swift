@@ -91,7 +91,7 @@ package func microkernel6x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePoint
 
 /// Computes a 6 × NR tile of `a · b` where A is read in place: row i at step k of
 /// segment s is `a[i · pitch + segments[s].offset + k]`, the segments in order (see the file
-/// header). One flat loop, optimized for size: unrolled, or nested per segment, LLVM ran out of
+/// header). There must be at least one segment, and every segment at least one step long. One flat loop, optimized for size: unrolled, or nested per segment, LLVM ran out of
 /// registers with the run-time pitch and spilled (first convolution layer: 118 and 136 GFLOP/s,
 /// against 164 like this).
 @inline(never) @_optimize(size)
