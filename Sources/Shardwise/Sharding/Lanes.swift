@@ -119,9 +119,12 @@ public struct Lanes: Sendable {
             if let first = claims.claim() {
                 var pending: Int? = first
                 body {
-                    guard let index = pending else { return nil }
-                    pending = claims.claim()
-                    return plan.shards[index]
+                    // The shard claimed on entry first; after it, claim one at a time, when asked.
+                    if let index = pending {
+                        pending = nil
+                        return plan.shards[index]
+                    }
+                    return claims.claim().map { plan.shards[$0] }
                 }
             }
             claims.leave()
