@@ -120,11 +120,11 @@ struct PaddedBand: Sendable {
                     let blockEnd = Swift.min(block + Blocking.mc, end)
                     for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
                         for q0 in stride(from: block, to: blockEnd, by: mr) {
+                            let count = Swift.min(mr, blockEnd - q0)
                             Blocking.microkernel(segments: segments, a: workspace + q0 * pitch, pitch: pitch,
                                                  b: panels + jr * filter.depth, tile: tile)
                             // Write back each run of real pixels: they are consecutive in the output
                             // up to the end of an output row; the virtual ones after it are dropped.
-                            let count = Swift.min(mr, blockEnd - q0)
                             var i = 0
                             while i < count {
                                 let row = (q0 + i) / virtualWidth, column = (q0 + i) % virtualWidth

@@ -213,8 +213,10 @@ private struct Macrokernel<A: APanelSource> {
             let bPanel = bBlock + ((jr - columns.lowerBound) / nr) * nr * kc
             let n = Swift.min(nr, columns.upperBound - jr)
             for ir in stride(from: 0, to: mc, by: mr) {
-                Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel, tile: workspace.tile)
-                writeBack(tile: workspace.tile, rows: Swift.min(mr, mc - ir), columns: n,
+                let tileRows = Swift.min(mr, mc - ir)
+                Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel, tile: workspace.tile,
+                                     rows: tileRows)
+                writeBack(tile: workspace.tile, rows: tileRows, columns: n,
                           c: c + (rows.lowerBound + ir) * ldc + jr, ldc: ldc, column0: jr, epilogue: epilogue, phase: phase)
             }
         }
