@@ -42,21 +42,24 @@ package enum Blocking {
     #endif
     /// Columns of the register tile: two vectors.
     package static let nr = 2 * Vector.scalarCount
-    /// Depth of one rank-KC update at most: a K up to this is one block.
-    package static let kc = 1024
-    /// The block depth for deeper K: smaller B micropanels (96 KB on AVX-512) stay in L2 beside the A block.
+    /// Depth of one rank-KC update at most: a K up to this is one block. 1152 = 3·3·128, so that a
+    /// 3×3 convolution over 128 channels is one block: 1×28×28×128 and 1×56×56×128 s2 ran 5 %
+    /// faster than at 1024 (two blocks, C read and written twice), the GEMMs level.
+    package static let kc = 1152
+    /// The block depth for deeper K: smaller B micropanels (96 KB on AVX-512) stay in L2 beside the
+    /// A block. 1152 measured no better on 1×14×14×256 3×3 (K = 2304) and no better at 2048³.
     package static let deepKC = 768
     /// Row pitch, in floats, of a packed A micropanel: KC plus a 64-byte skew, which is also
     /// the slack im2col's whole-vector copies may write past a row's last element.
     package static let aPitch = kc + 16
-    /// Rows of A packed per block: a multiple of MR near 96 (about 400 KB of packed A, L2-resident).
+    /// Rows of A packed per block: a multiple of MR near 96 (about 450 KB of packed A, L2-resident).
     package static let mc = 96 / mr * mr
-    /// Columns of B packed per block when B is not pre-packed (8 MiB at KC = 1024).
+    /// Columns of B packed per block when B is not pre-packed (9 MiB at KC = 1152).
     package static let nc = 2048
-    /// Floats of packed B one lane may hold: KC × NC (8 MiB). When a whole-depth strip of B of
+    /// Floats of packed B one lane may hold: KC × NC (9 MiB). When a whole-depth strip of B of
     /// at least `minimumWholeDepthColumns` fits, the driver packs B for all of K at once.
-    /// Measured at 2048³ against 4 and 16 MiB: 4 MiB was level, 16 MiB (all of B in one strip,
-    /// half of L3) ran 200 against 225 GFLOP/s.
+    /// Measured at 2048³ (KC = 1024) against 4 and 16 MiB: 4 MiB was level, 16 MiB (all of B in
+    /// one strip, half of L3) ran 200 against 225 GFLOP/s.
     package static let bBudget = kc * nc
     /// The narrowest whole-depth B strip worth packing (narrower: BLIS's KC × NC blocks).
     package static let minimumWholeDepthColumns = 4 * nr

@@ -77,7 +77,7 @@ package struct GEMMWorkspace {
 
 /// One reusable, 64-byte-aligned scratch buffer per thread.
 ///
-/// A GEMM's workspace is bounded (at most MC × aPitch + KC × NC floats, about 8.4 MiB), but
+/// A GEMM's workspace is bounded (at most MC × aPitch + KC × NC floats, about 9.4 MiB), but
 /// allocating it on every call costs more than a small multiply: above glibc's mmap
 /// threshold each allocation is a fresh mapping, zero-filled page by page. So each thread
 /// keeps the largest buffer it has needed and reuses it; the buffer is freed when the
