@@ -140,8 +140,8 @@ enum FuzzCase {
 
     /// A convolution over every descriptor option: kernel sizes (square or not), strides (mixed
     /// per axis), dilations, SAME/VALID/explicit asymmetric padding, groups and depthwise, odd
-    /// sizes, batch 1–4, bias, activation. `valid` is false when the dilated kernel was made
-    /// larger than the padded input on purpose.
+    /// sizes (a quarter of them wide), batch 1–4, bias, activation. `valid` is false when the
+    /// dilated kernel was made larger than the padded input on purpose.
     static func convolution(_ rng: inout SeededGenerator) -> (ConvCase, valid: Bool) {
         var c = ConvCase()
         c.batch = rng.int(1...4)
@@ -181,13 +181,16 @@ enum FuzzCase {
         if case let .explicit(t, b, l, r) = c.padding { (top, bottom, left, right) = (t, b, l, r) } else { (top, bottom, left, right) = (0, 0, 0, 0) }
         let needHeight = dilatedExtent(kernel: c.kernel.height, dilation: c.dilations.height) - top - bottom
         let needWidth = dilatedExtent(kernel: c.kernel.width, dilation: c.dilations.width) - left - right
+        // One case in four is wider, so that the padding is a small part of a row and the layer
+        // reads its patches in place from padded bands (see Conv2D's band path).
+        let extraWidth = rng.oneIn(4) ? rng.int(10...30) : 0
         if c.padding == .same {
             c.height = rng.int(1...12)
-            c.width = rng.int(1...12)
+            c.width = rng.int(1...12) + extraWidth
             return (c, true)
         }
         c.height = Swift.max(1, needHeight) + rng.int(0...6)
-        c.width = Swift.max(1, needWidth) + rng.int(0...6)
+        c.width = Swift.max(1, needWidth) + rng.int(0...6) + extraWidth
         if rng.oneIn(20) && needHeight > 1 {
             c.height = rng.int(1...(needHeight - 1))
             return (c, false)
@@ -244,6 +247,23 @@ enum FuzzCase {
 }
 
 @Suite struct DifferentialFuzzTests {
+    /// The generator reaches every convolution path: a share of its valid cases read their patches
+    /// in place from padded bands (the rest pack them, or are depthwise or pointwise).
+    @Test func convolutionsReachThePaddedBandPath() throws {
+        var bands = 0, total = 0
+        for index in 0..<2_000 {
+            var rng = SeededGenerator(seed: UInt64(index))
+            let (c, valid) = FuzzCase.convolution(&rng)
+            guard valid else { continue }
+            var weights = SeededGenerator(seed: 1)
+            let layer = try Conv2D(try c.descriptor(&weights))
+            total += 1
+            if try layer.readsPatchesFromBands(forInput: [c.batch, c.height, c.width, c.inputChannels]) { bands += 1 }
+        }
+        // 146 of 1,963 on AVX-512, 62 on the portable target (bands serve at most two NR panels).
+        #expect(bands * 50 >= total, "only \(bands) of \(total) cases take the band path")
+    }
+
     /// `FuzzRun.cases` random cases against the reference (see the file header).
     @Test func randomCasesMatchTheReference() throws {
         var failures = 0
