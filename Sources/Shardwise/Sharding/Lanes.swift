@@ -29,7 +29,9 @@ public protocol LaneExecutor: Sendable {
 }
 
 extension LaneExecutor {
-    /// Dispatch's measured start latency of a second lane: 15–60 µs here.
+    /// Dispatch's start latency of a second lane, as the planner prices it: 30 µs. Timestamps inside
+    /// 2-lane calls here put the worker's start 4–25 µs after the caller's (earlier sessions saw
+    /// up to 60 µs, before lanes stopped sleeping in the join).
     public var startLatencySeconds: Double { 30e-6 }
 }
 
