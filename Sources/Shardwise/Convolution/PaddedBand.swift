@@ -46,7 +46,7 @@ struct PaddedBand: Sendable {
     /// Floats after a band's rows that a tile's virtual pixels may read (kept zero).
     let slack: Int
 
-    /// The size a band aims for: about a quarter of this machine's L2.
+    /// The size a band aims for: half of this machine's 1 MiB L2 per core.
     static let budgetBytes = 512 << 10
 
     /// The band layout for a convolution, or nil where packing is the better (or the only) way:
