@@ -13,7 +13,8 @@
 // The segmented form reads A in place instead of from a packed panel: rows at
 // a run-time pitch, the depth as runs at given offsets (a convolution's kernel
 // rows in a zero-padded input band; see PaddedBand.swift). It runs the same
-// multiply-adds in the same order, so both forms give the same bits.
+// multiply-adds in the same order, so both forms give the same bits. The loops
+// of both forms are in RegisterTile.swift, shared by every tile shape.
 //
 // The accumulators are named fields of a struct whose methods are always
 // inlined, and the loads go through raw pointers: LLVM then keeps all of them
@@ -23,7 +24,7 @@
 
 /// The 24 accumulators of a 12 × 2-vector tile, as named fields: inlined into a kernel,
 /// the struct dissolves into 24 vector registers.
-struct Tile12x2V {
+struct Tile12x2V: RegisterTile {
     var c0x0 = Vector(), c0x1 = Vector()
     var c1x0 = Vector(), c1x1 = Vector()
     var c2x0 = Vector(), c2x1 = Vector()
@@ -117,39 +118,14 @@ struct Tile12x2V {
 @inline(never)
 package func microkernel12x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                               tile: UnsafeMutablePointer<Float>) {
-    var accumulators = Tile12x2V()
-    let step = Blocking.nr * MemoryLayout<Float>.stride
-    for k in 0..<depth {
-        accumulators.update(a: a + k, pitch: Blocking.aPitch, b: UnsafeRawPointer(b) + k * step)
-    }
-    accumulators.store(to: tile)
+    Tile12x2V.product(depth: depth, a: a, b: b, tile: tile)
 }
 
-/// Computes a 12 × NR tile of `a · b` where A is read in place: row i at step k of
-/// segment s is `a[i · pitch + segments[s].offset + k]`, the segments in order (see the file
-/// header). There must be at least one segment, and every segment at least one step long. One flat loop, optimized for size: unrolled, or nested per segment, LLVM ran out of
-/// registers with the run-time pitch and spilled (first convolution layer: 118 and 136 GFLOP/s,
-/// against 164 like this).
+/// Computes a 12 × NR tile of `a · b` where A is read in place: row i at step k of segment s is
+/// `a[i · pitch + segments[s].offset + k]` (see `RegisterTile.product(segments:a:pitch:b:tile:)`).
+/// Optimized for size: unrolled with the run-time pitch, LLVM ran out of registers and spilled.
 @inline(never) @_optimize(size)
 package func microkernel12x2V(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
                               b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-    var accumulators = Tile12x2V()
-    let step = Blocking.nr * MemoryLayout<Float>.stride
-    var b = UnsafeRawPointer(b)
-    var segment = 0
-    var row = a + segments[0].offset
-    var left = segments[0].length
-    while true {
-        accumulators.update(a: row, pitch: pitch, b: b)
-        b += step
-        row += 1
-        left -= 1
-        if left == 0 {
-            segment += 1
-            if segment == segments.count { break }
-            row = a + segments[segment].offset
-            left = segments[segment].length
-        }
-    }
-    accumulators.store(to: tile)
+    Tile12x2V.product(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
 }
