@@ -105,34 +105,13 @@ package struct DepthwiseKernel: @unchecked Sendable {
             weights += channels * 4
         }
         // The epilogue once per call: the bias vectors loaded once for the four pixels.
-        var bias = (Vector(), Vector())
-        if let b = epilogue.bias {
-            bias = (UnsafeRawPointer(b + channel).loadUnaligned(as: Vector.self),
-                    UnsafeRawPointer(b + channel).loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self))
-        }
+        let bias = epilogue.biasPair(column: channel)
         let pixelBytes = channels * 4
         let target = UnsafeMutableRawPointer(output)
-        finishPair((a0, b0), bias: bias, into: target)
-        finishPair((a1, b1), bias: bias, into: target + pixelBytes)
-        finishPair((a2, b2), bias: bias, into: target + 2 * pixelBytes)
-        finishPair((a3, b3), bias: bias, into: target + 3 * pixelBytes)
-    }
-
-    /// Adds the bias to two vectors of one pixel's outputs, clamps them and stores them: the
-    /// operations of `Epilogue.finish`.
-    @inline(__always)
-    private func finishPair(_ pair: (Vector, Vector), bias: (Vector, Vector), into target: UnsafeMutableRawPointer) {
-        var (t0, t1) = pair
-        if epilogue.bias != nil {
-            t0 = t0 + bias.0
-            t1 = t1 + bias.1
-        }
-        if epilogue.clamps {
-            t0 = epilogue.clamp(t0)
-            t1 = epilogue.clamp(t1)
-        }
-        target.storeBytes(of: t0, as: Vector.self)
-        target.storeBytes(of: t1, toByteOffset: Vector.scalarCount * 4, as: Vector.self)
+        epilogue.finishAndStore((a0, b0), bias: bias, into: target)
+        epilogue.finishAndStore((a1, b1), bias: bias, into: target + pixelBytes)
+        epilogue.finishAndStore((a2, b2), bias: bias, into: target + 2 * pixelBytes)
+        epilogue.finishAndStore((a3, b3), bias: bias, into: target + 3 * pixelBytes)
     }
 
     /// `count` (1…4) consecutive pixels of one output row, channels `channel ..< channel + lanes`.

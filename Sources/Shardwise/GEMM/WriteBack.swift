@@ -38,6 +38,33 @@ package struct Epilogue: @unchecked Sendable {
         return clamps ? clamp(t) : t
     }
 
+    /// The bias of columns `column ..< column + 2·V` as two vectors (zeros without a bias), to
+    /// load once for all the rows of outputs that share those columns.
+    @inline(__always)
+    package func biasPair(column: Int) -> (Vector, Vector) {
+        guard let bias else { return (Vector(), Vector()) }
+        let source = UnsafeRawPointer(bias + column)
+        return (source.loadUnaligned(as: Vector.self),
+                source.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self))
+    }
+
+    /// `finish` on a row of 2·V finished outputs whose bias pair is already loaded
+    /// (`biasPair(column:)`), then stores it at `target`: the same operations in the same order.
+    @inline(__always)
+    package func finishAndStore(_ pair: (Vector, Vector), bias: (Vector, Vector), into target: UnsafeMutableRawPointer) {
+        var (t0, t1) = pair
+        if self.bias != nil {
+            t0 = t0 + bias.0
+            t1 = t1 + bias.1
+        }
+        if clamps {
+            t0 = clamp(t0)
+            t1 = clamp(t1)
+        }
+        target.storeBytes(of: t0, as: Vector.self)
+        target.storeBytes(of: t1, toByteOffset: Vector.scalarCount * 4, as: Vector.self)
+    }
+
     /// The activation on a vector: every activation is a clamp. NaN stays NaN.
     @inline(__always)
     func clamp(_ value: Vector) -> Vector {
@@ -126,27 +153,11 @@ package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: U
 @inline(__always)
 private func writeBackFullWidth(tile: UnsafePointer<Float>, rows: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                                 column0: Int, epilogue: Epilogue) {
-    let width = Vector.scalarCount
-    let hasBias = epilogue.bias != nil, clamps = epilogue.clamps
-    var bias0 = Vector(), bias1 = Vector()
-    if let bias = epilogue.bias {
-        bias0 = UnsafeRawPointer(bias + column0).loadUnaligned(as: Vector.self)
-        bias1 = UnsafeRawPointer(bias + column0 + width).loadUnaligned(as: Vector.self)
-    }
+    let bias = epilogue.biasPair(column: column0)
     for i in 0..<rows {
         let source = UnsafeRawPointer(tile + i * Blocking.nr)
-        var t0 = source.loadUnaligned(as: Vector.self)
-        var t1 = source.loadUnaligned(fromByteOffset: width * 4, as: Vector.self)
-        if hasBias {
-            t0 = t0 + bias0
-            t1 = t1 + bias1
-        }
-        if clamps {
-            t0 = epilogue.clamp(t0)
-            t1 = epilogue.clamp(t1)
-        }
-        let target = UnsafeMutableRawPointer(c + i * ldc)
-        target.storeBytes(of: t0, as: Vector.self)
-        target.storeBytes(of: t1, toByteOffset: width * 4, as: Vector.self)
+        let row = (source.loadUnaligned(as: Vector.self),
+                   source.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self))
+        epilogue.finishAndStore(row, bias: bias, into: UnsafeMutableRawPointer(c + i * ldc))
     }
 }
