@@ -47,7 +47,9 @@ package enum Blocking {
     /// faster than at 1024 (two blocks, C read and written twice), the GEMMs level.
     package static let kc = 1152
     /// The block depth for deeper K: smaller B micropanels (96 KB on AVX-512) stay in L2 beside the
-    /// A block. 1152 measured no better on 1×14×14×256 3×3 (K = 2304) and no better at 2048³.
+    /// A block. 1152 measured no better on 1×14×14×256 3×3 (K = 2304) and no better at 2048³;
+    /// 1024 (2048³ in two blocks, not three) level with 768 over 8 interleaved runs (237 against
+    /// 239 GFLOP/s at 2048³; seed-cnn's deep filter-gradient K level too).
     package static let deepKC = 768
     /// Row pitch, in floats, of a packed A micropanel: KC plus a 64-byte skew, which is also
     /// the slack im2col's whole-vector copies may write past a row's last element.
@@ -60,8 +62,9 @@ package enum Blocking {
     package static let nc = 2048
     /// Floats of packed B one lane may hold: KC × NC (9 MiB). When a whole-depth strip of B of
     /// at least `minimumWholeDepthColumns` fits, the driver packs B for all of K at once.
-    /// Measured at 2048³ (KC = 1024) against 4 and 16 MiB: 4 MiB was level, 16 MiB (all of B in
-    /// one strip, half of L3) ran 200 against 225 GFLOP/s.
+    /// Measured against 4 and 16 MiB: 16 MiB (all of 2048³'s B in one strip, half of L3) ran 200
+    /// against 225 GFLOP/s; 4 MiB, over 6 interleaved runs, 227 against 239 at 2048³ (strips of
+    /// 512 columns: A packed four times over) and level at 512×3072×768.
     package static let bBudget = kc * nc
     /// The narrowest whole-depth B strip worth packing (narrower: BLIS's KC × NC blocks).
     package static let minimumWholeDepthColumns = 4 * nr
