@@ -50,7 +50,9 @@ package struct Epilogue: @unchecked Sendable {
 
     /// `finish` on a row of 2·V finished outputs whose bias pair is already loaded
     /// (`biasPair(column:)`), then stores it at `target`: the same operations in the same order.
-    @inline(__always)
+    /// Transparent (always inlined): with `@inline(__always)` the optimizer still left it, and
+    /// `clamp`, as calls in the depthwise kernel's interior loop and in the write-back's rows.
+    @_transparent
     package func finishAndStore(_ pair: (Vector, Vector), bias: (Vector, Vector), into target: UnsafeMutableRawPointer) {
         var (t0, t1) = pair
         if self.bias != nil {
@@ -66,7 +68,7 @@ package struct Epilogue: @unchecked Sendable {
     }
 
     /// The activation on a vector: every activation is a clamp. NaN stays NaN.
-    @inline(__always)
+    @_transparent
     func clamp(_ value: Vector) -> Vector {
         let lower = Vector(repeating: lower), upper = Vector(repeating: upper)
         return value.replacing(with: lower, where: value .< lower).replacing(with: upper, where: value .> upper)
@@ -118,16 +120,30 @@ package func storePartial(_ v: Vector, _ target: UnsafeMutablePointer<Float>, _ 
 
 /// Writes the valid `rows × columns` corner of an MR × NR `tile` into C at `c` (row stride `ldc`),
 /// whose first column is absolute column `column0` (for the bias).
+///
+/// Each path is a function of its own, never inlined: the common one then has a short prologue
+/// (a K = 25 GEMM pays it once per 25 rank-1 updates), and the macrokernel stays small enough
+/// to be inlined into the driver's loops (inlined write-backs made it too large, and the small
+/// GEMMs ran 2–3 % slower).
+@inline(__always)
 package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                        column0: Int, epilogue: Epilogue, phase: DepthPhase) {
+    if columns == Blocking.nr && phase.first && phase.last && epilogue.alpha == 1 && epilogue.beta == 0 {
+        // The common case (one KC block, plain C = A·B + bias): the same operations as the
+        // general loop, with the bias vectors loaded once for all rows.
+        writeBackFullWidth(tile: tile, rows: rows, c: c, ldc: ldc, column0: column0, epilogue: epilogue)
+    } else {
+        writeBackGeneral(tile: tile, rows: rows, columns: columns, c: c, ldc: ldc, column0: column0,
+                         epilogue: epilogue, phase: phase)
+    }
+}
+
+/// `writeBack` for any tile: partial columns, several KC blocks, alpha and beta.
+@inline(never)
+private func writeBackGeneral(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: UnsafeMutablePointer<Float>,
+                              ldc: Int, column0: Int, epilogue: Epilogue, phase: DepthPhase) {
     let width = Vector.scalarCount
     let alpha = epilogue.alpha, beta = epilogue.beta
-    if columns == Blocking.nr && phase.first && phase.last && alpha == 1 && beta == 0 {
-        // The common case (one KC block, plain C = A·B + bias): the same operations as the loop
-        // below, with the bias vectors loaded once for all rows.
-        writeBackFullWidth(tile: tile, rows: rows, c: c, ldc: ldc, column0: column0, epilogue: epilogue)
-        return
-    }
     for i in 0..<rows {
         let cRow = c + i * ldc
         let tileRow = tile + i * Blocking.nr
@@ -150,7 +166,7 @@ package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: U
 }
 
 /// `writeBack` for a full-width tile of one depth block with alpha 1 and beta 0.
-@inline(__always)
+@inline(never)
 private func writeBackFullWidth(tile: UnsafePointer<Float>, rows: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                                 column0: Int, epilogue: Epilogue) {
     let bias = epilogue.biasPair(column: column0)
