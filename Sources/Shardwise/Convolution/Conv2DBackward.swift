@@ -43,7 +43,9 @@ extension Conv2D {
         outputGradient.withUnsafeBufferPointer { dY in
             gradient.withUnsafeMutableBufferPointer { dX in
                 for group in 0..<d.groups {
-                    let a = OutputGradientPanelSource(outputGradient: dY.baseAddress!, geometry: s.geometry,
+                    let a = OutputGradientPanelSource(outputGradient: dY.baseAddress!,
+                                                      outputGradientEnd: dY.baseAddress! + dY.count,
+                                                      geometry: s.geometry,
                                                       outputChannels: d.outputChannels,
                                                       channelOffset: group * d.outputChannelsPerGroup,
                                                       runLength: d.outputChannelsPerGroup)

@@ -60,7 +60,7 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
             let source = base + kh * h.dilation * rowPitch
             let target = panel + kh * segment
             for i in 0..<rows {
-                copyFloats(from: source + i * pixelStep, to: target + i * Blocking.aPitch, count: segment)
+                copyFloats(from: source + i * pixelStep, to: target + i * Blocking.aPitch, count: segment, readableEnd: inputEnd)
             }
         }
         return true
@@ -117,14 +117,14 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
                 let lastInside = ow + (w.input - 1 - run.lastColumn - iw) / w.stride
                 stepped = Swift.min(count - i, w.output - ow, lastInside - ow + 1)
                 let sourceStep = w.stride * inputChannels
-                if vectorCopyFits(from: source + (stepped - 1) * sourceStep, count: window.count) {
+                if vectorCopyFits(from: source + (stepped - 1) * sourceStep, count: window.count, readableEnd: inputEnd) {
                     // Then it fits for every pixel before the last, too: no test per pixel.
                     for j in 0..<stepped {
                         copyVectors(from: source + j * sourceStep, to: row + j * pitch, count: window.count)
                     }
                 } else {
                     for j in 0..<stepped {
-                        copyFloats(from: source + j * sourceStep, to: row + j * pitch, count: window.count)
+                        copyFloats(from: source + j * sourceStep, to: row + j * pitch, count: window.count, readableEnd: inputEnd)
                     }
                 }
             } else if segmented {
@@ -182,7 +182,7 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
             var source = imageBase + ih0 * rowPitch + iw0 * inputChannels
             let step = h.dilation * rowPitch
             for kh in 0..<h.kernel {
-                copyFloats(from: source, to: target + kh * segment, count: segment)
+                copyFloats(from: source, to: target + kh * segment, count: segment, readableEnd: inputEnd)
                 source += step
             }
             return
@@ -205,7 +205,7 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
                 if a > from { out.update(repeating: 0, count: a - from) }
                 // When the window ends before the first in-bounds column (a == b == to < copyStart),
                 // `row + a` lies before the image: copy nothing rather than a whole vector from there.
-                if b > a { copyFloats(from: row + a, to: out + (a - from), count: b - a) }
+                if b > a { copyFloats(from: row + a, to: out + (a - from), count: b - a, readableEnd: inputEnd) }
                 if to > b { (out + (b - from)).update(repeating: 0, count: to - b) }
             }
             out += to - from
@@ -229,7 +229,8 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
             let ih = h.inputIndex(output: oh, tap: tap / w.kernel)
             let iw = w.inputIndex(output: ow, tap: tap % w.kernel)
             if ih >= 0 && ih < h.input && iw >= 0 && iw < w.input {
-                copyFloats(from: imageBase + (ih * w.input + iw) * inputChannels + channel, to: target, count: count)
+                copyFloats(from: imageBase + (ih * w.input + iw) * inputChannels + channel, to: target, count: count,
+                           readableEnd: inputEnd)
             } else {
                 target.update(repeating: 0, count: count)
             }
@@ -254,41 +255,5 @@ struct PatchRun {
         guard ih >= 0 && ih < geometry.height.input && iw + firstColumn >= 0 && iw + lastColumn < geometry.width.input
         else { return nil }
         return imageBase + (ih * geometry.width.input + iw) * inputChannels + offset
-    }
-}
-
-extension Im2ColPanelSource {
-    /// Copies `count` floats of the input into a panel row. A run no longer than two vectors is
-    /// copied as whole vectors (a load and a store each), which may write up to a vector past
-    /// `count`: that lands on positions the caller writes next, or in the row's pitch skew
-    /// (`aPitch - KC` = 16 floats, at least one vector), or in the slack after a B block, never
-    /// in another row.
-    @inline(__always)
-    func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
-        if vectorCopyFits(from: source, count: count) {
-            copyVectors(from: source, to: target, count: count)
-        } else {
-            target.update(from: source, count: count)
-        }
-    }
-
-    /// Whether `count` floats from `source` may be copied as whole vectors: at most two, all
-    /// of them inside the input.
-    @inline(__always)
-    func vectorCopyFits(from source: UnsafePointer<Float>, count: Int) -> Bool {
-        let width = Vector.scalarCount
-        return count <= 2 * width && source + (count > width ? 2 : 1) * width <= inputEnd
-    }
-
-    /// The whole-vector copy of `copyFloats`, where `vectorCopyFits` holds.
-    @inline(__always)
-    func copyVectors(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
-        let width = Vector.scalarCount
-        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
-        to.storeBytes(of: from.loadUnaligned(as: Vector.self), as: Vector.self)
-        if count > width {
-            to.storeBytes(of: from.loadUnaligned(fromByteOffset: width * 4, as: Vector.self), toByteOffset: width * 4,
-                          as: Vector.self)
-        }
     }
 }

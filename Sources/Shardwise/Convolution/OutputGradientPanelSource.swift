@@ -16,6 +16,8 @@
 package struct OutputGradientPanelSource: APanelSource, @unchecked Sendable {
     // @unchecked: `outputGradient` is the caller's read-only memory for the duration of the call.
     let outputGradient: UnsafePointer<Float>
+    /// One past the output gradient's last float: short runs are copied as whole vectors only below it.
+    let outputGradientEnd: UnsafePointer<Float>
     let geometry: ConvolutionGeometry
     /// Output channels of the whole layer (the NHWC pitch of an output pixel).
     let outputChannels: Int
@@ -53,7 +55,11 @@ package struct OutputGradientPanelSource: APanelSource, @unchecked Sendable {
                 let count = Swift.min(runLength - channel, remaining)
                 if let oh = outputIndex(h, input: ih, tap: tap / w.kernel),
                    let ow = outputIndex(w, input: iw, tap: tap % w.kernel) {
-                    target.update(from: imageBase + (oh * w.output + ow) * outputChannels + channel, count: count)
+                    // Whole-vector copies where they fit (a run is one group's output channels),
+                    // rather than a memmove call per run; an overrun lands on the row's next run or
+                    // in its pitch skew. seed-cnn: 25 runs of 32 floats per row.
+                    copyFloats(from: imageBase + (oh * w.output + ow) * outputChannels + channel, to: target,
+                               count: count, readableEnd: outputGradientEnd)
                 } else {
                     target.update(repeating: 0, count: count)
                 }

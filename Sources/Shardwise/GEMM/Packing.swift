@@ -178,3 +178,40 @@ public final class PackedMatrix: @unchecked Sendable {
         storage + k0 * panelCount * Blocking.nr
     }
 }
+
+// MARK: - Short copies into panels
+
+/// Copies `count` floats from `source` (readable up to `readableEnd`) into a panel row. A run no
+/// longer than two vectors is copied as whole vectors (a load and a store each, no call to
+/// memmove), which may write up to a vector past `count`: the packers place that on positions
+/// they write next, in an A row's pitch skew (`aPitch - KC` = 16 floats, at least one vector)
+/// or in the slack after a B block, never in another row.
+@inline(__always)
+package func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int,
+                        readableEnd: UnsafePointer<Float>) {
+    if vectorCopyFits(from: source, count: count, readableEnd: readableEnd) {
+        copyVectors(from: source, to: target, count: count)
+    } else {
+        target.update(from: source, count: count)
+    }
+}
+
+/// Whether `count` floats from `source` may be copied as whole vectors: at most two, all of them
+/// before `readableEnd`.
+@inline(__always)
+package func vectorCopyFits(from source: UnsafePointer<Float>, count: Int, readableEnd: UnsafePointer<Float>) -> Bool {
+    let width = Vector.scalarCount
+    return count <= 2 * width && source + (count > width ? 2 : 1) * width <= readableEnd
+}
+
+/// The whole-vector copy of `copyFloats`, where `vectorCopyFits` holds.
+@inline(__always)
+package func copyVectors(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+    let width = Vector.scalarCount
+    let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
+    to.storeBytes(of: from.loadUnaligned(as: Vector.self), as: Vector.self)
+    if count > width {
+        to.storeBytes(of: from.loadUnaligned(fromByteOffset: width * 4, as: Vector.self), toByteOffset: width * 4,
+                      as: Vector.self)
+    }
+}
