@@ -11,20 +11,23 @@
 // has exactly one owner; `ShardPlan.owners` checks that without running a thread.
 //
 // At run time lanes claim shards from a shared counter (`Lanes.run(_:_:)`), so a
-// lane that starts late never holds up one that is free. Cutting a row split finer
-// than its lanes, so that an early lane could claim more of it, was measured and
-// dropped: each extra shard costs a partial tile and, on the band path, a band's
-// halo rows again (4 shards per lane: 4 % more work per lane), more than the
-// 15–25 µs a late Dispatch lane loses. So was a first shard larger by the start
-// latency's worth of tiles: Dispatch's worker starts anywhere from 4 µs (still
-// awake from the previous call) to 25 µs after the caller, so the lead cost as
-// often as it paid. And so was packing A once for all the lanes of an output-
-// channel split (one buffer, each block claimed and published through an atomic
-// state): on 1×14×14×256 3×3, 2 lanes ran 0.49–0.50 ms with and without it, and
-// even 4 lanes on 2 cores, each packing all of A, ran as fast as 2 lanes. That
-// layer's im2col is a few percent of its time, inside this machine's noise. It
-// is a candidate again for many-core machines, where a column split's duplicated
-// packing grows with the lane count.
+// lane that starts late never holds up one that is free. Dispatch's second lane
+// starts 10–30 µs after the caller (timestamps in back-to-back 2-lane calls), which
+// with one shard per lane made it finish that much after the caller. So a row split
+// ends with a tail of shards that halve in size (`guidedRanges`): a late lane claims
+// less of the tail. Measured, Dispatch, 2 lanes, medians of 3 interleaved runs:
+// 1×56×56×64 1×1→256 402 → 428 GFLOP/s, 1×28×28×128 3×3 446 → 458, the article's
+// first layer 281 → 294, none slower. Shards of equal size cut finer (4 per lane)
+// had cost 4 % more work per lane: each extra shard costs a partial tile and, on
+// the band path, a band's halo rows again; the tail keeps them few (3–4 more).
+// A first shard larger by the start latency's worth of tiles cost as often as it
+// paid (the worker sometimes starts at once). Packing A once for all the lanes of
+// an output-channel split (one buffer, each block claimed and published through an
+// atomic state) was dropped too: on 1×14×14×256 3×3, 2 lanes ran 0.49–0.50 ms with
+// and without it, and even 4 lanes on 2 cores, each packing all of A, ran as fast
+// as 2 lanes. That layer's im2col is a few percent of its time, inside this
+// machine's noise. It is a candidate again for many-core machines, where a column
+// split's duplicated packing grows with the lane count.
 
 /// How a plan divides the output among lanes.
 public enum ShardStrategy: String, Sendable, Hashable, CustomStringConvertible {
@@ -54,13 +57,14 @@ public struct LaneShard: Sendable, Hashable {
 public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     /// How the output is divided.
     public let strategy: ShardStrategy
-    /// One block per lane; together they cover the output exactly once.
+    /// The blocks, in the order lanes claim them; together they cover the output exactly once.
+    /// One per lane, except that a row split ends with a tail of smaller ones (see `guidedRanges`).
     public let shards: [LaneShard]
     /// The planner's estimates behind the choice (empty for a plan made by hand).
     package let estimates: [PlanEstimate]
 
-    /// The number of lanes the plan uses.
-    public var laneCount: Int { shards.count }
+    /// The number of lanes the plan uses (at most the number of shards).
+    public let laneCount: Int
 
     /// Why the planner chose this plan, in one sentence.
     public var reason: String {
@@ -89,13 +93,15 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `estimate` describes this plan.
     private func isChosen(_ estimate: PlanEstimate) -> Bool {
-        estimate.lanes == laneCount && estimate.rowParts * estimate.columnParts == laneCount
-            && estimate.rowParts == Set(shards.map(\.rows)).count
+        estimate.lanes == laneCount && estimate.strategy == strategy
+            && (strategy != .grid || estimate.rowParts == Set(shards.map(\.rows)).count)
     }
 
-    package init(strategy: ShardStrategy, shards: [LaneShard], estimates: [PlanEstimate] = []) {
+    /// A plan of `shards`, claimed by `laneCount` lanes (by default, one lane per shard).
+    package init(strategy: ShardStrategy, shards: [LaneShard], laneCount: Int? = nil, estimates: [PlanEstimate] = []) {
         self.strategy = strategy
         self.shards = shards
+        self.laneCount = laneCount ?? shards.count
         self.estimates = estimates
     }
 
@@ -118,15 +124,46 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Splits `rows × columns` into a `rowParts × columnParts` grid of blocks (row-major lane
-    /// order), cut at whole MR rows and NR columns; fewer parts where there are fewer units.
+    /// order), cut at whole MR rows and NR columns; fewer parts where there are fewer units. A
+    /// split of the rows alone is cut by `guidedRanges`.
     package static func grid(rows: Int, columns: Int, rowParts: Int, columnParts: Int,
                              estimates: [PlanEstimate] = []) -> ShardPlan {
-        let rowRanges = evenRanges(extent: rows, unit: Blocking.mr, parts: rowParts)
+        let evenRows = evenRanges(extent: rows, unit: Blocking.mr, parts: rowParts)
         let columnRanges = evenRanges(extent: columns, unit: Blocking.nr, parts: columnParts)
+        let guided = columnRanges.count == 1 && evenRows.count > 1
+        let rowRanges = guided ? guidedRanges(extent: rows, unit: Blocking.mr, lanes: evenRows.count) : evenRows
         let shards = rowRanges.flatMap { r in columnRanges.map { LaneShard(rows: r, columns: $0) } }
         let strategy: ShardStrategy = shards.count == 1 ? .serial
             : columnRanges.count == 1 ? .rows : rowRanges.count == 1 ? .outputChannels : .grid
-        return ShardPlan(strategy: strategy, shards: shards, estimates: estimates)
+        return ShardPlan(strategy: strategy, shards: shards, laneCount: evenRows.count * columnRanges.count,
+                         estimates: estimates)
+    }
+
+    /// `extent` cut, at multiples of `unit`, for `lanes` lanes that claim shards in order: one
+    /// large shard per lane (together seven eighths of the extent), then a tail of shards that
+    /// halve down to a sixty-fourth of it. A lane that starts late claims less of the tail, so
+    /// the lanes end within a small shard of each other instead of a start latency apart. Too
+    /// few units for a tail: `evenRanges`.
+    package static func guidedRanges(extent: Int, unit: Int, lanes: Int) -> [Range<Int>] {
+        let units = (extent + unit - 1) / unit
+        let tail = units / 8, smallest = Swift.max(1, units / 64)
+        let large = (units - tail) / lanes
+        guard large >= 1 && tail >= 2 * smallest else { return evenRanges(extent: extent, unit: unit, parts: lanes) }
+        var sizes = [Int](repeating: large, count: lanes)
+        var rest = units - large * lanes
+        while rest > 0 {
+            let take = rest <= 2 * smallest ? rest : Swift.max(smallest, (rest + 1) / 2)
+            sizes.append(take)
+            rest -= take
+        }
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for size in sizes {
+            let end = Swift.min(extent, start + size * unit)
+            ranges.append(start..<end)
+            start = end
+        }
+        return ranges
     }
 
     /// `extent` cut into at most `parts` consecutive ranges whose bounds are multiples of `unit`

@@ -19,6 +19,31 @@ import ShardwiseTestSupport
         }
     }
 
+    /// A row split: one large shard per lane, then a tail that halves; whole tiles, in order,
+    /// covering the rows once; too few tiles for a tail: one shard per lane.
+    @Test func rowSplitsEndWithAHalvingTail() {
+        for rows in [1, 12, 13, 190, 192, 1000, 3136, 25088] {
+            for lanes in 1...7 {
+                let ranges = ShardPlan.guidedRanges(extent: rows, unit: Blocking.mr, lanes: lanes)
+                #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == rows)
+                #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+                #expect(ranges.dropLast().allSatisfy { $0.upperBound % Blocking.mr == 0 && !$0.isEmpty })
+                let units = (rows + Blocking.mr - 1) / Blocking.mr
+                if units >= 64 {
+                    let sizes = ranges.dropLast().map(\.count)
+                    #expect(ranges.count > lanes && Set(sizes.prefix(lanes)).count == 1, "rows \(rows) lanes \(lanes)")
+                    #expect(zip(sizes.dropFirst(lanes - 1), sizes.dropFirst(lanes)).allSatisfy { $0 >= $1 })
+                    #expect(sizes.prefix(lanes).reduce(0, +) >= rows * 3 / 4)
+                } else if units < 16 {
+                    #expect(ranges == ShardPlan.evenRanges(extent: rows, unit: Blocking.mr, parts: lanes))
+                }
+            }
+        }
+        let plan = ShardPlan.split(rows: 3136, columns: 64, lanes: 2, strategy: .rows)
+        #expect(plan.laneCount == 2 && plan.shards.count > 2)
+        #expect(plan.owners(rows: 3136, columns: 64).allSatisfy { $0 == 1 })
+    }
+
     @Test func boundariesFallOnWholeTiles() {
         let plan = ShardPlan.split(rows: 1000, columns: 1000, lanes: 5, strategy: .outputChannels)
         for shard in plan.shards.dropLast() { #expect(shard.columns.upperBound % Blocking.nr == 0) }
