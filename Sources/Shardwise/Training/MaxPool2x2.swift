@@ -68,7 +68,7 @@ public enum MaxPool2x2 {
                         forEachVectorChunk(w.channels) { c, count in
                             let tap = firstMaximum(x, cells, c, count).tap
                             let gradient = Vector.loading(dy + pooled + c, count: count)
-                            func route(_ t: Int32, _ cell: Int) {
+                            @inline(__always) func route(_ t: Int32, _ cell: Int) {
                                 Vector().replacing(with: gradient, where: tap .== t).store(to: dx + cell + c, count: count)
                             }
                             route(0, cells.0)
@@ -129,15 +129,20 @@ public enum MaxPool2x2 {
                              _ count: Int) -> (value: Vector, tap: Vector.MaskStorage) {
         var best = Vector.loading(x + cells.0 + c, count: count)
         var tap = Vector.MaskStorage()
-        func consider(_ t: Int32, _ cell: Int) {
-            let candidate = Vector.loading(x + cell + c, count: count)
-            let wins = (candidate .> best) .| ((candidate .!= candidate) .& (best .== best))
-            best.replace(with: candidate, where: wins)
-            tap.replace(with: t, where: wins)
-        }
-        consider(1, cells.1)
-        consider(2, cells.2)
-        consider(3, cells.3)
+        consider(Vector.loading(x + cells.1 + c, count: count), tap: 1, best: &best, bestTap: &tap)
+        consider(Vector.loading(x + cells.2 + c, count: count), tap: 2, best: &best, bestTap: &tap)
+        consider(Vector.loading(x + cells.3 + c, count: count), tap: 3, best: &best, bestTap: &tap)
         return (best, tap)
+    }
+
+    /// One step of `firstMaximum`: `candidate` (cell `tap`) wins a lane if it is strictly greater,
+    /// or NaN where the best so far is not. (A static function rather than a nested one, which
+    /// captured `best` and `bestTap` in heap boxes: an allocation per window and vector.)
+    @inline(__always)
+    private static func consider(_ candidate: Vector, tap: Int32, best: inout Vector,
+                                 bestTap: inout Vector.MaskStorage) {
+        let wins = (candidate .> best) .| ((candidate .!= candidate) .& (best .== best))
+        best.replace(with: candidate, where: wins)
+        bestTap.replace(with: tap, where: wins)
     }
 }
