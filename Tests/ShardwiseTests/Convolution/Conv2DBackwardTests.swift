@@ -132,6 +132,25 @@ func checkDense(inputShape: [Int], outputs: Int, bias: Bool, activation: Activat
         #expect(ran > 80)
     }
 
+    /// The filter gradient's B (the patches) is packed a micropanel at a time, just before use:
+    /// over the whole depth when it fits the B budget, else (K = the pixel count, deep) one KC
+    /// block at a time, every micropanel into the same place when Cout fits one row block. Both
+    /// branches, with one row block (Cout 7) and several (Cout 100 > MC), several micropanels
+    /// (5 channels · 9 taps), against the reference and bitwise across lane counts.
+    @Test func filterGradientPacksPatchesPanelByPanel() throws {
+        let deep = Blocking.bBudget / Blocking.minimumWholeDepthColumns + 1  // pixels for the KC-block branch
+        let imagesForDeep = (deep + 31 * 31 - 1) / (31 * 31)
+        for (batch, outputChannels) in [(2, 100), (imagesForDeep, 7), (imagesForDeep, 100)] {
+            var c = ConvCase()
+            (c.batch, c.height, c.width) = (batch, 31, 31)
+            (c.inputChannels, c.outputChannels, c.kernel) = (5, outputChannels, Size2D(3))
+            #expect(outputChannels < Blocking.mc || outputChannels > Blocking.mc)
+            let failure = try checkConvGradients(c, seed: UInt64(batch * 1000 + outputChannels),
+                                                 lanes: [.serial, .fixed(2), .fixed(3)])
+            #expect(failure == nil, "\(failure ?? "")")
+        }
+    }
+
     @Test func wrongGradientShapeThrows() throws {
         var rng = SeededGenerator(seed: 1)
         let layer = try Conv2D(try ConvCase().descriptor(&rng))
