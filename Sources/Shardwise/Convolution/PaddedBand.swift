@@ -122,7 +122,8 @@ struct PaddedBand: Sendable {
                         for q0 in stride(from: block, to: blockEnd, by: mr) {
                             let count = Swift.min(mr, blockEnd - q0)
                             Blocking.microkernel(segments: segments, a: workspace + q0 * pitch, pitch: pitch,
-                                                 b: panels + jr * filter.depth, tile: tile)
+                                                 b: panels + jr * filter.depth, tile: tile,
+                                                 columns: Swift.min(nr, columns.upperBound - jr))
                             // Write back each run of real pixels: they are consecutive in the output
                             // up to the end of an output row; the virtual ones after it are dropped.
                             var i = 0

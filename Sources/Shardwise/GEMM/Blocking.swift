@@ -91,14 +91,19 @@ package enum Blocking {
     }
 
     /// The microkernel of this target: `depth` rank-1 updates of an MR × NR tile, of which the
-    /// first `rows` rows are wanted. On AVX-512 a tile with at most 6 wanted rows (an M tail) runs
-    /// the 6-row kernel, which computes each of its rows with the same multiply-adds in the same
-    /// order, for half the work: 1×14×14×256 3×3 (196 rows) computes 16.5 tiles instead of 17.
+    /// first `rows` rows and `columns` columns are wanted. On AVX-512 a tile with at most 16 wanted
+    /// columns (the last panel of, say, 80 output channels: 200 → 230 GFLOP/s on 1×28×28×128 3×3
+    /// → 80) runs the 1-vector kernel, and one with
+    /// at most 6 wanted rows (an M tail) the 6-row kernel: each computes its rows and columns with
+    /// the same multiply-adds in the same order, for half the work (1×14×14×256 3×3, 196 rows,
+    /// computes 16.5 tiles instead of 17).
     @inline(__always)
     package static func microkernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                    tile: UnsafeMutablePointer<Float>, rows: Int = mr) {
+                                    tile: UnsafeMutablePointer<Float>, rows: Int = mr, columns: Int = nr) {
         #if SHARDWISE_AVX512
-        if rows <= 6 {
+        if columns <= Vector.scalarCount {
+            microkernel12x1V(depth: depth, a: a, b: b, tile: tile)
+        } else if rows <= 6 {
             microkernel6x2V(depth: depth, a: a, b: b, tile: tile)
         } else {
             microkernel12x2V(depth: depth, a: a, b: b, tile: tile)
@@ -110,13 +115,19 @@ package enum Blocking {
 
     /// The microkernel of this target reading A in place: row i at step k of segment s is
     /// `a[i · pitch + segments[s].offset + k]`; `b` is a packed micropanel of the segments' depth.
-    /// (No 6-row tail form here: a band's tiles rarely end short, and with the branch in place the
-    /// article's first layer, whose tiles never do, measured 5 % slower.)
+    /// A last panel with at most 16 wanted columns runs the 1-vector form on AVX-512, as above
+    /// (1×56×56×64 3×3 → 48: 180 → 227 GFLOP/s; the article's first layer, whose one panel is
+    /// full, level). (No 6-row tail form here: a band's tiles rarely end short, and with that
+    /// branch in place the article's first layer, whose tiles never do, measured 5 % slower.)
     @inline(__always)
     package static func microkernel(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
-                                    b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+                                    b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>, columns: Int = nr) {
         #if SHARDWISE_AVX512
-        microkernel12x2V(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+        if columns <= Vector.scalarCount {
+            microkernel12x1V(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+        } else {
+            microkernel12x2V(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+        }
         #else
         microkernel6x2V(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
         #endif

@@ -241,7 +241,7 @@ private struct Macrokernel<A: APanelSource> {
             for ir in stride(from: 0, to: mc, by: mr) {
                 let tileRows = Swift.min(mr, mc - ir)
                 Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel, tile: workspace.tile,
-                                     rows: tileRows)
+                                     rows: tileRows, columns: n)
                 writeBack(tile: workspace.tile, rows: tileRows, columns: n,
                           c: c + (rows.lowerBound + ir) * ldc + jr, ldc: ldc, column0: jr, epilogue: epilogue, phase: phase)
             }

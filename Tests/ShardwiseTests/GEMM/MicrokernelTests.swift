@@ -20,7 +20,10 @@ import ShardwiseTestSupport
         return tile
     }
 
-    func check(rows: Int, kernel: (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+    /// Runs `kernel` on random panels at many depths; the first `columns` columns of each of the
+    /// `rows` tile rows must match the reference, and the rest of the tile must stay untouched.
+    func check(rows: Int, columns: Int = Blocking.nr,
+               kernel: (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         var rng = SeededGenerator(seed: UInt64(rows))
         for depth in [1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 64, 511, Blocking.kc - 1, Blocking.kc] {
             let a = rng.floats(rows * Blocking.aPitch)
@@ -31,14 +34,24 @@ import ShardwiseTestSupport
                     tile.withUnsafeMutableBufferPointer { kernel(depth, a.baseAddress!, b.baseAddress!, $0.baseAddress!) }
                 }
             }
+            let nr = Blocking.nr
             let expected = referenceTile(rows: rows, depth: depth, a: a, b: b)
-            let failure = firstMismatch(tile, expected, tolerance: tolerance(depth: depth, magnitude: Float(depth).squareRoot()))
-            #expect(failure == nil, "\(rows)-row kernel, depth \(depth): \(failure ?? "")")
+            let written = (0..<rows).flatMap { i in tile[(i * nr)..<(i * nr + columns)] }
+            let wanted = (0..<rows).flatMap { i in expected[(i * nr)..<(i * nr + columns)] }
+            let failure = firstMismatch(written, wanted, tolerance: tolerance(depth: depth, magnitude: Float(depth).squareRoot()))
+            #expect(failure == nil, "\(rows)×\(columns) kernel, depth \(depth): \(failure ?? "")")
+            let untouched = (0..<rows).flatMap { i in tile[(i * nr + columns)..<(i * nr + nr)] }
+            let wroteOnlyItsColumns = untouched.allSatisfy { $0.isNaN }
+            #expect(wroteOnlyItsColumns, "\(rows)×\(columns) kernel wrote past its columns, depth \(depth)")
         }
     }
 
     @Test func microkernel12x2V() {
         check(rows: 12) { Shardwise.microkernel12x2V(depth: $0, a: $1, b: $2, tile: $3) }
+    }
+
+    @Test func microkernel12x1V() {
+        check(rows: 12, columns: Blocking.vectorWidth) { Shardwise.microkernel12x1V(depth: $0, a: $1, b: $2, tile: $3) }
     }
 
     @Test func microkernel6x2V() {

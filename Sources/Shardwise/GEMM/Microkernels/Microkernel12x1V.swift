@@ -1,0 +1,73 @@
+// The 12 × 1-vector microkernel: the AVX-512 tile for a last B micropanel with at most
+// 16 valid columns (an output-channel count such as 48, 80 or 33).
+//
+// Contract: that of the 12 × 2-vector kernel (Microkernel12x2V.swift) — A packed at
+// `Blocking.aPitch`, B a micropanel of `depth` rows of NR = 32 floats, the tile written
+// row-major with row stride NR — except that only the first 16 columns of B are read and
+// only the first 16 columns of each tile row are written; the write-back reads no more.
+// Each of those columns sees the same multiply-adds in the same order as in the 2-vector
+// kernel, so an output's bits do not depend on which of the two computed it.
+//
+// Why: a panel of 32 columns with 16 or fewer valid ones would run the 24-accumulator tile
+// for half (or less) useful work. This tile does 12 multiply-adds per step against 12
+// broadcasts and one B load: bound by the loads rather than the FMA pipes, but at least
+// twice the useful work per cycle of the wide tile on such a panel.
+
+/// The 12 accumulators of a 12 × 1-vector tile, as named fields (see Microkernel12x2V.swift).
+struct Tile12x1V: RegisterTile {
+    var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
+    var c6 = Vector(), c7 = Vector(), c8 = Vector(), c9 = Vector(), c10 = Vector(), c11 = Vector()
+
+    /// One rank-1 update: row i gains `a[i · pitch] · b[0 ..< V]`.
+    @inline(__always)
+    mutating func update(a: UnsafePointer<Float>, pitch: Int, b: UnsafeRawPointer) {
+        let b0 = b.loadUnaligned(as: Vector.self)
+        c0 = multiplyAdd(c0, Vector(repeating: a[0 * pitch]), b0)
+        c1 = multiplyAdd(c1, Vector(repeating: a[1 * pitch]), b0)
+        c2 = multiplyAdd(c2, Vector(repeating: a[2 * pitch]), b0)
+        c3 = multiplyAdd(c3, Vector(repeating: a[3 * pitch]), b0)
+        c4 = multiplyAdd(c4, Vector(repeating: a[4 * pitch]), b0)
+        c5 = multiplyAdd(c5, Vector(repeating: a[5 * pitch]), b0)
+        c6 = multiplyAdd(c6, Vector(repeating: a[6 * pitch]), b0)
+        c7 = multiplyAdd(c7, Vector(repeating: a[7 * pitch]), b0)
+        c8 = multiplyAdd(c8, Vector(repeating: a[8 * pitch]), b0)
+        c9 = multiplyAdd(c9, Vector(repeating: a[9 * pitch]), b0)
+        c10 = multiplyAdd(c10, Vector(repeating: a[10 * pitch]), b0)
+        c11 = multiplyAdd(c11, Vector(repeating: a[11 * pitch]), b0)
+    }
+
+    /// Writes the first V floats of each tile row (row stride NR) to `tile`.
+    @inline(__always)
+    func store(to tile: UnsafeMutablePointer<Float>) {
+        let t = UnsafeMutableRawPointer(tile)
+        let row = Blocking.nr * 4
+        t.storeBytes(of: c0, toByteOffset: 0 * row, as: Vector.self)
+        t.storeBytes(of: c1, toByteOffset: 1 * row, as: Vector.self)
+        t.storeBytes(of: c2, toByteOffset: 2 * row, as: Vector.self)
+        t.storeBytes(of: c3, toByteOffset: 3 * row, as: Vector.self)
+        t.storeBytes(of: c4, toByteOffset: 4 * row, as: Vector.self)
+        t.storeBytes(of: c5, toByteOffset: 5 * row, as: Vector.self)
+        t.storeBytes(of: c6, toByteOffset: 6 * row, as: Vector.self)
+        t.storeBytes(of: c7, toByteOffset: 7 * row, as: Vector.self)
+        t.storeBytes(of: c8, toByteOffset: 8 * row, as: Vector.self)
+        t.storeBytes(of: c9, toByteOffset: 9 * row, as: Vector.self)
+        t.storeBytes(of: c10, toByteOffset: 10 * row, as: Vector.self)
+        t.storeBytes(of: c11, toByteOffset: 11 * row, as: Vector.self)
+    }
+}
+
+/// Computes the first V columns of a 12 × NR tile of `a · b` over `depth` from packed panels
+/// (see the file header).
+@inline(never)
+package func microkernel12x1V(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                              tile: UnsafeMutablePointer<Float>) {
+    Tile12x1V.product(depth: depth, a: a, b: b, tile: tile)
+}
+
+/// Computes the first V columns of a 12 × NR tile of `a · b` where A is read in place (see
+/// `microkernel12x2V(segments:a:pitch:b:tile:)`).
+@inline(never) @_optimize(size)
+package func microkernel12x1V(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
+                              b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+    Tile12x1V.product(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+}
