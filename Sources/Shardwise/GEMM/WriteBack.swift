@@ -108,14 +108,24 @@ package func loadPartial(_ source: UnsafePointer<Float>, _ count: Int) -> Vector
     return v
 }
 
-/// Stores the first `count` lanes of `v` at `target`; writes nothing past `count`.
+/// Stores the first `count` lanes of `v` at `target`; writes nothing past `count`. A count of at
+/// least half a vector stores that half whole, then the rest lane by lane (the 3-channel stride-2
+/// stem, 24 output channels: 8 lanes per row in one store instead of eight).
 @inline(__always)
 package func storePartial(_ v: Vector, _ target: UnsafeMutablePointer<Float>, _ count: Int) {
     if count == Vector.scalarCount {
         UnsafeMutableRawPointer(target).storeBytes(of: v, as: Vector.self)
         return
     }
-    for l in 0..<count { target[l] = v[l] }
+    var lane = 0
+    if count >= Vector.scalarCount / 2 {
+        UnsafeMutableRawPointer(target).storeBytes(of: v.lowHalf, as: type(of: v.lowHalf))
+        lane = Vector.scalarCount / 2
+    }
+    while lane < count {
+        target[lane] = v[lane]
+        lane += 1
+    }
 }
 
 /// Writes the valid `rows × columns` corner of an MR × NR `tile` into C at `c` (row stride `ldc`),
