@@ -60,7 +60,8 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
             let source = base + kh * h.dilation * rowPitch
             let target = panel + kh * segment
             for i in 0..<rows {
-                copyFloats(from: source + i * pixelStep, to: target + i * Blocking.aPitch, count: segment, readableEnd: inputEnd)
+                copyFloats(from: source + i * pixelStep, to: target + i * Blocking.aPitch, count: segment,
+                           readableEnd: inputEnd)
             }
         }
         return true
@@ -117,14 +118,16 @@ package struct Im2ColPanelSource: APanelSource, @unchecked Sendable {
                 let lastInside = ow + (w.input - 1 - run.lastColumn - iw) / w.stride
                 stepped = Swift.min(count - i, w.output - ow, lastInside - ow + 1)
                 let sourceStep = w.stride * inputChannels
-                if vectorCopyFits(from: source + (stepped - 1) * sourceStep, count: window.count, readableEnd: inputEnd) {
+                let lastSource = source + (stepped - 1) * sourceStep
+                if vectorCopyFits(from: lastSource, count: window.count, readableEnd: inputEnd) {
                     // Then it fits for every pixel before the last, too: no test per pixel.
                     for j in 0..<stepped {
                         copyVectors(from: source + j * sourceStep, to: row + j * pitch, count: window.count)
                     }
                 } else {
                     for j in 0..<stepped {
-                        copyFloats(from: source + j * sourceStep, to: row + j * pitch, count: window.count, readableEnd: inputEnd)
+                        copyFloats(from: source + j * sourceStep, to: row + j * pitch, count: window.count,
+                                   readableEnd: inputEnd)
                     }
                 }
             } else if segmented {
