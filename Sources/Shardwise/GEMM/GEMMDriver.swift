@@ -43,6 +43,15 @@ package enum BOperand: @unchecked Sendable {
         if case .packed = self { return false }
         return true
     }
+
+    /// Self, when B is packed a micropanel at a time during the first row block, each just before
+    /// its first use, so that the microkernel reads it from L2 rather than L3: patches (the filter
+    /// gradient's B). A strided B is packed a block at a time, up front: a micropanel at a time
+    /// would read each of its rows in NR-float pieces (2048³ measured 3 % slower).
+    var packedPerMicropanel: BOperand? {
+        if case .patches = self { return self }
+        return nil
+    }
 }
 
 /// Scratch memory for one lane of a GEMM: a packed A block, a packed B block and a tile.
@@ -161,13 +170,7 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
             }
         }
     case .strided, .patches:
-        // Patches (the filter gradient's B) are packed micropanel by micropanel during the first
-        // row block, each just before its first use, so the microkernel reads it from L2 rather
-        // than L3; with one row block, every micropanel into the same place. A strided B is
-        // packed a block at a time, up front: a micropanel at a time would read each of its rows
-        // in NR-float pieces (2048³ measured 3 % slower).
-        let perPanel: BOperand?
-        if case .patches = b { perPanel = b } else { perPanel = nil }
+        let perPanel = b.packedPerMicropanel
         let wholeDepthColumns = Blocking.bBudget / depth / nr * nr
         if wholeDepthColumns >= Blocking.minimumWholeDepthColumns {
             for jc in stride(from: columns.lowerBound, to: columns.upperBound, by: wholeDepthColumns) {

@@ -30,8 +30,9 @@ public protocol LaneExecutor: Sendable {
 
 extension LaneExecutor {
     /// Dispatch's start latency of a second lane, as the planner prices it: 30 µs. Timestamps inside
-    /// 2-lane calls here put the worker's start 4–25 µs after the caller's (earlier sessions saw
-    /// up to 60 µs, before lanes stopped sleeping in the join).
+    /// back-to-back 2-lane calls here put the worker's start mostly 10–30 µs after the caller's,
+    /// now and then more (earlier sessions saw up to 60 µs, before lanes stopped sleeping in the
+    /// join).
     public var startLatencySeconds: Double { 30e-6 }
 }
 

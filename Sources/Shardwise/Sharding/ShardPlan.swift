@@ -156,14 +156,7 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
             sizes.append(take)
             rest -= take
         }
-        var ranges: [Range<Int>] = []
-        var start = 0
-        for size in sizes {
-            let end = Swift.min(extent, start + size * unit)
-            ranges.append(start..<end)
-            start = end
-        }
-        return ranges
+        return consecutiveRanges(units: sizes, unit: unit, extent: extent)
     }
 
     /// `extent` cut into at most `parts` consecutive ranges whose bounds are multiples of `unit`
@@ -171,11 +164,16 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     package static func evenRanges(extent: Int, unit: Int, parts: Int) -> [Range<Int>] {
         let units = (extent + unit - 1) / unit
         let parts = Swift.max(1, Swift.min(parts, units))
+        let sizes = (0..<parts).map { units / parts + ($0 < units % parts ? 1 : 0) }
+        return consecutiveRanges(units: sizes, unit: unit, extent: extent)
+    }
+
+    /// Consecutive ranges from 0 of `units[i] · unit` each, the last cut at `extent`.
+    private static func consecutiveRanges(units: [Int], unit: Int, extent: Int) -> [Range<Int>] {
         var ranges: [Range<Int>] = []
         var start = 0
-        for part in 0..<parts {
-            let take = units / parts + (part < units % parts ? 1 : 0)
-            let end = Swift.min(extent, start + take * unit)
+        for count in units {
+            let end = Swift.min(extent, start + count * unit)
             ranges.append(start..<end)
             start = end
         }
