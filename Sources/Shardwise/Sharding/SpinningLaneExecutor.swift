@@ -1,8 +1,9 @@
 // A lane executor with a start latency of microseconds instead of tens of them.
 //
 // Dispatch's `concurrentPerform` parks its worker threads between calls; waking one
-// costs up to 25 µs on this project's machine (more before lanes stopped sleeping in the
-// join, see `ShardClaims`), which is up to 10 % of a 0.5 ms layer split in two. This executor keeps one thread per extra lane, and after each call they spin
+// costs mostly 10–30 µs on this project's machine (more before lanes stopped sleeping
+// in the join, see `ShardClaims`), up to 10 % of a 0.5 ms layer split in two. This
+// executor keeps one thread per extra lane, and after each call they spin
 // for a short while (`spinNanoseconds`, 100 µs by default) watching for the next
 // call before they go to sleep on a condition variable. Back-to-back layer calls —
 // a network's forward pass, a training loop — then start their lanes at once. The
