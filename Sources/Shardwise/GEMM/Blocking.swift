@@ -66,6 +66,16 @@ package enum Blocking {
     /// against 225 GFLOP/s; 4 MiB, over 6 interleaved runs, 227 against 239 at 2048³ (strips of
     /// 512 columns: A packed four times over) and level at 512×3072×768.
     package static let bBudget = kc * nc
+    /// Whether the microkernel reads A's full tiles in place (where A's rows are contiguous) for a block
+    /// of `columns` columns of C, rather than from packed micropanels: up to 8 B micropanels, where
+    /// a packed A row would be reused too few times to repay its copy. Measured on 1 lane against
+    /// packing every tile: 25088×32×800 160 → 198 GFLOP/s, 25088×32×25 168 → 206, 4096×64×300
+    /// 227 → 258, 4096×128×300 240 → 258, a 1×1 convolution 1×56×56×64 → 64 222 → 242. Wider
+    /// blocks gained nothing (512×3072×768, 4096×512×300, 1000³ level), and rows 4 KB apart
+    /// (1024³, 2048³) ran 3–5 % slower in place: all twelve fall into one L1 set.
+    package static func readsAInPlace(columns: Int) -> Bool {
+        columns <= 8 * nr
+    }
     /// The narrowest whole-depth B strip worth packing (narrower: BLIS's KC × NC blocks).
     package static let minimumWholeDepthColumns = 4 * nr
 

@@ -15,6 +15,13 @@
 // so that each depth block of B is read from L3 once rather than once per row
 // block, measured level on 1×14×14×256 3×3 and 1×7×7×512 3×3.)
 //
+// Packing A pays when each packed row is reused against many B micropanels. Where
+// few share it (a block of C at most 8 · NR columns wide: the article's layers as
+// GEMMs, 1×1 convolutions to few channels) and A's rows are contiguous, the
+// microkernel reads A's full tiles in place, rows at A's leading dimension, with
+// the same multiply-adds in the same order (so the same bits); only a last tile
+// short of MR rows is packed, since a full-height read would run past A's end.
+//
 // The driver knows nothing of lanes: it computes exactly the rows and columns it
 // is given, with the workspace it is given. Sharding decides the ranges; layers
 // compose the two. Because the depth blocks are a function of K alone (not of the
@@ -214,8 +221,8 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
 }
 
 /// The inner three loops for one MC × KC block of A against a block of B: pack A's
-/// micropanels (IC), then JR over B's micropanels and IR over A's, each a microkernel call
-/// and a write-back.
+/// micropanels (IC; or read them in place, see the file header), then JR over B's micropanels
+/// and IR over A's, each a microkernel call and a write-back.
 private struct Macrokernel<A: APanelSource> {
     let a: A
     let c: UnsafeMutablePointer<Float>
@@ -233,20 +240,37 @@ private struct Macrokernel<A: APanelSource> {
         let mr = Blocking.mr, nr = Blocking.nr
         let phase = DepthPhase(first: k0 == 0, last: k0 + kc == depth)
         let mc = rows.count
-        for ir in stride(from: 0, to: mc, by: mr) {
+        let inPlace = Blocking.readsAInPlace(columns: columns.count) ? a.rowsInPlace : nil
+        // In place, only a last tile short of MR rows is packed: a full one would read past A's end.
+        let packedFrom = inPlace == nil ? 0 : mc / mr * mr
+        for ir in stride(from: packedFrom, to: mc, by: mr) {
             a.packMicropanel(row0: rows.lowerBound + ir, rows: Swift.min(mr, mc - ir), k0: k0, depth: kc,
                              into: workspace.aBlock + ir * Blocking.aPitch)
         }
+        var segment = PanelSegment(offset: k0, length: kc)
         for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
             let bPanel = intoOnePanel ? bBlock : bBlock + ((jr - columns.lowerBound) / nr) * nr * kc
             let n = Swift.min(nr, columns.upperBound - jr)
             packingB?.packBBlock(k0: k0, depth: kc, columns: jr..<(jr + n), into: UnsafeMutablePointer(mutating: bPanel))
-            for ir in stride(from: 0, to: mc, by: mr) {
+            @inline(__always) func writeBack(ir: Int, rows tileRows: Int) {
+                Shardwise.writeBack(tile: workspace.tile, rows: tileRows, columns: n, c: c + (rows.lowerBound + ir) * ldc + jr,
+                                    ldc: ldc, column0: jr, epilogue: epilogue, phase: phase)
+            }
+            if let inPlace {
+                withUnsafePointer(to: &segment) { segment in
+                    for ir in stride(from: 0, to: packedFrom, by: mr) {
+                        Blocking.microkernel(segments: UnsafeBufferPointer(start: segment, count: 1),
+                                             a: inPlace.base + (rows.lowerBound + ir) * inPlace.pitch,
+                                             pitch: inPlace.pitch, b: bPanel, tile: workspace.tile, columns: n)
+                        writeBack(ir: ir, rows: mr)
+                    }
+                }
+            }
+            for ir in stride(from: packedFrom, to: mc, by: mr) {
                 let tileRows = Swift.min(mr, mc - ir)
-                Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel, tile: workspace.tile,
-                                     rows: tileRows, columns: n)
-                writeBack(tile: workspace.tile, rows: tileRows, columns: n,
-                          c: c + (rows.lowerBound + ir) * ldc + jr, ldc: ldc, column0: jr, epilogue: epilogue, phase: phase)
+                Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel,
+                                     tile: workspace.tile, rows: tileRows, columns: n)
+                writeBack(ir: ir, rows: tileRows)
             }
         }
     }

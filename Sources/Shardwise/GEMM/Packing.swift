@@ -19,6 +19,14 @@ package protocol APanelSource {
     /// Packs rows `row0 ..< row0 + rows` (at most MR) and depth `k0 ..< k0 + depth` into a
     /// micropanel at `panel` (row pitch `Blocking.aPitch`), zero-filling rows `rows ..< MR`.
     func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>)
+    /// A's rows where the microkernel may read them in place (row i at `base + i · pitch`, its
+    /// depth contiguous), or nil where only packing can gather them.
+    var rowsInPlace: (base: UnsafePointer<Float>, pitch: Int)? { get }
+}
+
+extension APanelSource {
+    /// None: rows are gathered (im2col, a transposed matrix).
+    package var rowsInPlace: (base: UnsafePointer<Float>, pitch: Int)? { nil }
 }
 
 /// A matrix addressed as `base[row · rowStride + column · columnStride]`.
@@ -41,6 +49,11 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
     /// transpose when `transposed` (BLAS's convention for `op(A)` and `op(B)`).
     package init(base: UnsafePointer<Float>, leadingDimension: Int, transposed: Bool) {
         self.init(base: base, rowStride: transposed ? 1 : leadingDimension, columnStride: transposed ? leadingDimension : 1)
+    }
+
+    /// A row-major matrix's rows, at its leading dimension; nil for a transposed one.
+    package var rowsInPlace: (base: UnsafePointer<Float>, pitch: Int)? {
+        columnStride == 1 ? (base, rowStride) : nil
     }
 
     package func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {

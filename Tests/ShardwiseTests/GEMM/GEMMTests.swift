@@ -90,6 +90,44 @@ func checkGEMM(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: In
         }
     }
 
+    /// A row-major A is read in place by the microkernel for blocks of C up to 8 · NR columns
+    /// wide (only a last tile short of MR rows is packed), and packed beyond. On both sides of that
+    /// limit, with full and short tiles, several depth blocks and a prime leading dimension, the
+    /// result matches the reference and has the same bits as the packed path given the same A
+    /// stored transposed: the two ways of reading A do the same multiply-adds.
+    @Test func aReadInPlaceOrPacked() throws {
+        let mr = Blocking.mr, widest = 8 * Blocking.nr
+        for (index, (m, n)) in [(mr, widest), (2 * mr + 5, widest + 1), (3 * mr - 1, widest - 5), (1, 40)].enumerated() {
+            for k in [7, 2 * Blocking.deepKC + 3] {
+                let lanes: Lanes = index % 2 == 0 ? .serial : .fixed(3)
+                let failure = try checkGEMM(m: m, n: n, k: k, padA: 4, padC: 3, beta: index == 2 ? 0.5 : 0,
+                                            bias: true, activation: .relu, lanes: lanes, packed: index == 1,
+                                            seed: UInt64(index * 10 + k))
+                #expect(failure == nil, "\(failure ?? "")")
+
+                var rng = SeededGenerator(seed: UInt64(m * n + k))
+                let lda = k + 4
+                let a = rng.floats((m - 1) * lda + k), b = rng.floats(k * n)
+                var aT = [Float](repeating: .nan, count: k * m)
+                for i in 0..<m { for p in 0..<k { aT[p * m + i] = a[i * lda + p] } }
+                func product(transposeA: Bool) throws -> [Float] {
+                    var c = [Float](repeating: .nan, count: m * n)
+                    try (transposeA ? aT : a).withUnsafeBufferPointer { a in
+                        try b.withUnsafeBufferPointer { b in
+                            try c.withUnsafeMutableBufferPointer { c in
+                                try GEMM.multiply(transposeA: transposeA, m: m, n: n, k: k, a: a,
+                                                  lda: transposeA ? m : lda, b: b, ldb: n, c: c, ldc: n, lanes: lanes)
+                            }
+                        }
+                    }
+                    return c
+                }
+                let inPlace = try product(transposeA: false), packed = try product(transposeA: true)
+                #expect(inPlace.map(\.bitPattern) == packed.map(\.bitPattern), "m=\(m) n=\(n) k=\(k)")
+            }
+        }
+    }
+
     /// B of at most 16 columns and K ≥ 64 takes the dot-product path (packed or not): every
     /// width, row counts around its 4-row block and 32-row group, K around a vector, its
     /// 2048-float chunk, and a tail shorter than a vector.
