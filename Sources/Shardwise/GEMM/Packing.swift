@@ -57,13 +57,18 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
     }
 
     package func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
-        for i in 0..<rows {
-            let source = base + (row0 + i) * rowStride + k0 * columnStride
-            let target = panel + i * Blocking.aPitch
-            if columnStride == 1 {
-                target.update(from: source, count: depth)
-            } else {
-                for k in 0..<depth { target[k] = source[k * columnStride] }
+        if columnStride == 1 {
+            for i in 0..<rows {
+                (panel + i * Blocking.aPitch).update(from: base + (row0 + i) * rowStride + k0, count: depth)
+            }
+        } else {
+            // A transposed matrix: the panel's `rows` values of one depth step lie together (in one
+            // stored row when `rowStride` is 1), so each step is read once, all rows at a time.
+            // Row by row, each step's cache line was read once per panel row: 512³ with A
+            // transposed ran 199 GFLOP/s that way, 230 this way (256×1024×1024: 213 → 227).
+            for k in 0..<depth {
+                let source = base + row0 * rowStride + (k0 + k) * columnStride
+                for i in 0..<rows { panel[i * Blocking.aPitch + k] = source[i * rowStride] }
             }
         }
         for i in rows..<Blocking.mr {
