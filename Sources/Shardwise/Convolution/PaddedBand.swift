@@ -20,13 +20,20 @@
 // so the only copy is the band itself: each input float once per band, instead
 // of KH·KW times.
 //
+// A height stride sh > 1 breaks that: consecutive output rows start sh input
+// rows apart, not one. So the band is then written as KH phases, phase kh
+// holding, for each output row r of the band, input row r·sh + kh·dh (less the
+// top padding): one padded row per output row again, and kernel row kh's
+// segment starts at phase kh instead of kh·dh rows down. Each input float is
+// copied about KH/sh times rather than once, still far fewer than im2col's KH·KW.
+//
 // The cost is the virtual pixels past the output width: Wv − OW of every Wv are
 // computed and never written (4 of 32 on a 28-wide SAME 5×5 layer). So the band
 // is used only where that waste is small and packing is dear (`PaddedBand.init`).
 //
-// Bounded memory: a band holds R output rows (R + (KH−1)·dh input rows), with R
-// chosen to fit `budgetBytes`; when even one output row's band would not fit, the
-// layer packs instead. The depth must be one KC block (K ≤ KC), so each output is
+// Bounded memory: a band holds R output rows (R + (KH−1)·dh input rows, or KH
+// phases of R rows), with R chosen to fit `budgetBytes`; when even one output
+// row's band would not fit, the layer packs instead. The depth must be one KC block (K ≤ KC), so each output is
 // the same multiply-adds in the same order as on the packed path: the same bits.
 
 /// How a convolution reads its patch matrix in place from zero-padded bands of input rows.
@@ -40,6 +47,9 @@ struct PaddedBand: Sendable {
     let virtualWidth: Int
     /// Output rows per band at most.
     let bandRows: Int
+    /// Rows of input written per band: one block of `bandRows + (KH−1)·dh` rows under a height
+    /// stride of 1, else KH phases of `bandRows` rows each (see the file header).
+    let filledRows: Int
     /// The depth as segments of a patch row, relative to the row's first float: one per kernel
     /// row (KW·Cin contiguous floats) when the width is undilated, one per tap otherwise.
     let segments: [PanelSegment]
@@ -49,12 +59,21 @@ struct PaddedBand: Sendable {
     /// The size a band aims for: half of this machine's 1 MiB L2 per core.
     static let budgetBytes = 512 << 10
 
+    /// The longest kernel row (KW · Cin floats) for which a band under a height stride beats
+    /// packing: there each patch row is KH short copies. Measured, 1 lane then 2: the 7×7 stride-2
+    /// stem over 3 channels (21 floats) 205 → 231 and 390 → 438 GFLOP/s, the 3×3 one (9 floats)
+    /// 63 → 75; 1×56×56×96 3×3 stride 2 → 40 (288 floats) level on 1 lane and 10 % slower on 2
+    /// (each shard refills its band's KH phases), 8×56×56×32 3×3 stride 2 (96 floats) 2 % slower.
+    static let shortKernelRow = 32
+
     /// The band layout for a convolution, or nil where packing is the better (or the only) way:
-    /// one group, height stride 1, one depth block, at most two filter panels to amortize a
-    /// packed panel over, at most one virtual pixel in six wasted, and a one-row band that fits.
+    /// one group, one depth block, at most two filter panels to amortize a packed panel over, at
+    /// most one virtual pixel in six wasted, and a one-row band that fits. Under a height stride,
+    /// also short kernel rows (`shortKernelRow`), as in an image's stem.
     init?(descriptor d: Conv2DDescriptor, geometry g: ConvolutionGeometry, columns: Int, depth: Int) {
         let h = g.height, w = g.width, cin = d.inputChannels
-        guard d.groups == 1 && h.stride == 1 && depth <= Blocking.kc && columns <= 2 * Blocking.nr else { return nil }
+        guard d.groups == 1 && depth <= Blocking.kc && columns <= 2 * Blocking.nr
+            && (h.stride == 1 || w.kernel * cin <= Self.shortKernelRow) else { return nil }
         // Every term of a band's size below the budget, so that none of the arithmetic can overflow.
         let budgetFloats = Self.budgetBytes / MemoryLayout<Float>.stride
         guard [w.padBefore, w.input, w.padAfter, w.stride, w.kernel, w.dilation, h.kernel, h.dilation, cin]
@@ -64,18 +83,22 @@ struct PaddedBand: Sendable {
         guard (virtualWidth - w.output) * 6 <= virtualWidth else { return nil }
         let rowFloats = paddedWidth * cin
         let haloRows = (h.kernel - 1) * h.dilation
-        let fittingRows = budgetFloats / rowFloats - haloRows
+        let fittingRows = h.stride == 1 ? budgetFloats / rowFloats - haloRows : budgetFloats / rowFloats / h.kernel
         guard fittingRows >= 1 else { return nil }
         geometry = g
         channels = cin
         self.rowFloats = rowFloats
         self.virtualWidth = virtualWidth
-        bandRows = Swift.min(fittingRows, h.output)
+        let bandRows = Swift.min(fittingRows, h.output)
+        self.bandRows = bandRows
+        filledRows = h.stride == 1 ? bandRows + haloRows : bandRows * h.kernel
+        // Where kernel row kh's input rows start in the band: kh·dh rows down, or at phase kh.
+        let kernelRowOffset = h.stride == 1 ? h.dilation * rowFloats : bandRows * rowFloats
         if w.dilation == 1 {
-            segments = (0..<h.kernel).map { PanelSegment(offset: $0 * h.dilation * rowFloats, length: w.kernel * cin) }
+            segments = (0..<h.kernel).map { PanelSegment(offset: $0 * kernelRowOffset, length: w.kernel * cin) }
         } else {
             segments = (0..<h.kernel * w.kernel).map {
-                PanelSegment(offset: ($0 / w.kernel) * h.dilation * rowFloats + ($0 % w.kernel) * w.dilation * cin,
+                PanelSegment(offset: ($0 / w.kernel) * kernelRowOffset + ($0 % w.kernel) * w.dilation * cin,
                              length: cin)
             }
         }
@@ -85,8 +108,7 @@ struct PaddedBand: Sendable {
 
     /// Floats of workspace one lane needs: a band, its slack and a tile.
     var workspaceFloats: Int {
-        (bandRows + (geometry.height.kernel - 1) * geometry.height.dilation) * rowFloats + slack
-            + Blocking.mr * Blocking.nr
+        filledRows * rowFloats + slack + Blocking.mr * Blocking.nr
     }
 
     /// Computes output pixels `pixels` (flattened n, oh, ow), channels `columns`, one band at a
@@ -149,12 +171,12 @@ struct PaddedBand: Sendable {
 
     /// Writes the input rows that output rows `firstRow ..< firstRow + rows` of one image read into
     /// `band`, zero-padded to `rowFloats` (rows outside the image are all zeros), then zeros the slack.
+    /// Under a height stride, phase kh's row t is input row (firstRow + t)·sh + kh·dh − padding; a
+    /// short last band's phases are zero past its rows, so its virtual pixels read zeros.
     private func fill(_ band: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>, firstRow: Int, rows: Int) {
         let h = geometry.height, w = geometry.width
         let left = w.padBefore * channels, body = w.input * channels
-        let inputRows = rows + (h.kernel - 1) * h.dilation
-        for t in 0..<inputRows {
-            let ih = h.inputIndex(output: firstRow, tap: 0) + t
+        func write(_ t: Int, inputRow ih: Int) {
             let row = band + t * rowFloats
             if ih < 0 || ih >= h.input {
                 row.update(repeating: 0, count: rowFloats)
@@ -164,6 +186,17 @@ struct PaddedBand: Sendable {
                 (row + left + body).update(repeating: 0, count: rowFloats - left - body)
             }
         }
-        (band + inputRows * rowFloats).update(repeating: 0, count: slack)
+        if h.stride == 1 {
+            let inputRows = rows + (h.kernel - 1) * h.dilation
+            for t in 0..<inputRows { write(t, inputRow: h.inputIndex(output: firstRow, tap: 0) + t) }
+            (band + inputRows * rowFloats).update(repeating: 0, count: slack)
+        } else {
+            for kh in 0..<h.kernel {
+                for t in 0..<bandRows {
+                    write(kh * bandRows + t, inputRow: t < rows ? h.inputIndex(output: firstRow + t, tap: kh) : -1)
+                }
+            }
+            (band + filledRows * rowFloats).update(repeating: 0, count: slack)
+        }
     }
 }

@@ -120,8 +120,11 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     /// Layers that read their patches in place from zero-padded bands: one channel (the article's
     /// first layer), a width stride with VALID padding, dilation in both axes (a segment per tap),
     /// asymmetric explicit padding, two filter panels, and rows wide enough for several bands per
-    /// image, each at lane counts that split images mid-band and mid-row. Output channels are
-    /// counted in NR (32 on AVX-512, 8 on the portable target): bands serve at most two panels.
+    /// image (a short last band among them); then height strides, whose kernel rows must be at
+    /// most 32 floats (a 7×7 stride-2 stem, stride 3 with height dilation, stride 2 with width
+    /// dilation and explicit padding, several bands), each at lane counts that split images
+    /// mid-band and mid-row. Output channels are counted in NR (32 on AVX-512, 8 on the portable
+    /// target): bands serve at most two panels.
     @Test func paddedBandsMatchTheReference() throws {
         let nr = Blocking.nr
         func bandCase(height: Int, width: Int, channels: Int, outputs: Int, kernel: Size2D, strides: Size2D = Size2D(1),
@@ -139,6 +142,13 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             bandCase(height: 6, width: 27, channels: 5, outputs: 2 * nr - 3, kernel: Size2D(height: 2, width: 3),
                      padding: .explicit(top: 1, bottom: 0, left: 2, right: 1)),
             bandCase(height: 40, width: 64, channels: 64, outputs: nr + 1, kernel: Size2D(3)),
+            // Height strides: the band is written as one phase per kernel row.
+            bandCase(height: 23, width: 30, channels: 3, outputs: 2 * nr, kernel: Size2D(7), strides: Size2D(2)),
+            bandCase(height: 17, width: 19, channels: 4, outputs: 7, kernel: Size2D(3), strides: Size2D(height: 3, width: 1),
+                     dilations: Size2D(height: 2, width: 1)),
+            bandCase(height: 12, width: 21, channels: 2, outputs: nr - 1, kernel: Size2D(height: 3, width: 2),
+                     strides: Size2D(2), dilations: Size2D(height: 1, width: 2), padding: .explicit(top: 2, bottom: 0, left: 1, right: 2)),
+            bandCase(height: 60, width: 400, channels: 8, outputs: nr + 1, kernel: Size2D(3), strides: Size2D(2)),
         ]
         let lanes: [Lanes] = [.serial, .fixed(2), .fixed(3), .fixed(5)]
         for (index, c) in cases.enumerated() {
