@@ -134,6 +134,30 @@ public struct Lanes: Sendable {
         }
     }
 
+    /// The fewest floats a memory-bound pass gives each lane: about 60 µs of pooling or
+    /// activation backward here, twice Dispatch's usual start latency.
+    package static let minimumFloatsPerLane = 1 << 16
+
+    /// Runs a memory-bound pass over `0 ..< extent` independent units of `floatsPerUnit` floats
+    /// each (window rows, element blocks): `body` gets consecutive ranges of units, split among
+    /// lanes only where each lane gets at least `minimumFloatsPerLane` floats. Units do not
+    /// interact, so the result is the same for every split.
+    ///
+    /// - Throws: `ShardwiseError.nonPositiveSize` for `fixed(n)` with `n < 1`.
+    package func forEachRange(extent: Int, floatsPerUnit: Int,
+                              _ body: @escaping @Sendable (Range<Int>) -> Void) throws(ShardwiseError) {
+        let count = Swift.min(try maximum(), extent * floatsPerUnit / Lanes.minimumFloatsPerLane, extent)
+        if count <= 1 {
+            if extent > 0 { body(0..<extent) }
+            return
+        }
+        let shards = ShardPlan.guidedRanges(extent: extent, unit: 1, lanes: count)
+            .map { LaneShard(rows: $0, columns: 0..<1) }
+        run(ShardPlan(strategy: .rows, shards: shards, laneCount: count)) { next in
+            while let shard = next() { body(shard.rows) }
+        }
+    }
+
     /// Runs `body` once per lane index in `0..<count` with this executor; with one lane, on
     /// the caller's thread. Inside `body`, nested sharded calls run serially.
     package func run(count: Int, _ body: @escaping @Sendable (Int) -> Void) {

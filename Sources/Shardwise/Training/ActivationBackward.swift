@@ -34,26 +34,38 @@ extension Activation {
     /// gradient with respect to that output: `outputGradient` where `lower < output < upper`,
     /// zero elsewhere (see the file header). `.none` returns `outputGradient` unchanged.
     ///
-    /// - Throws: `.shapeMismatch` when the two shapes differ.
-    /// - Complexity: O(`output.count`), one pass, on the calling thread.
-    public func backward(output: Tensor, outputGradient: Tensor) throws(ShardwiseError) -> Tensor {
+    /// - Parameter lanes: how many threads may share the elements (blocks of them, where each
+    ///   thread gets enough work to repay its start); the result is the same for any.
+    /// - Throws: `.shapeMismatch` when the two shapes differ; `.nonPositiveSize` for
+    ///   `Lanes.fixed(n)`, `n < 1`.
+    /// - Complexity: O(`output.count`), one pass.
+    public func backward(output: Tensor, outputGradient: Tensor,
+                         lanes: Lanes = .automatic) throws(ShardwiseError) -> Tensor {
         if outputGradient.shape != output.shape {
             throw .shapeMismatch(argument: "outputGradient", expected: output.shape, actual: outputGradient.shape)
         }
         if self == .none { return outputGradient }
         let (lower, upper) = bounds
         var inputGradient = outputGradient
-        output.withUnsafeBufferPointer { y in
-            inputGradient.withUnsafeMutableBufferPointer { g in
-                let (y, g) = (y.baseAddress!, g.baseAddress!)
-                forEachVectorChunk(output.count) { offset, count in
-                    let value = Vector.loading(y + offset, count: count)
-                    let gradient = Vector.loading(g + offset, count: count)
-                    let passes = (value .> lower) .& (value .< upper)
-                    Vector().replacing(with: gradient, where: passes).store(to: g + offset, count: count)
+        let total = output.count, block = Activation.elementBlock
+        try output.withUnsafeBufferPointer { (y) throws(ShardwiseError) in
+            try inputGradient.withUnsafeMutableBufferPointer { (g) throws(ShardwiseError) in
+                nonisolated(unsafe) let (y, g) = (y.baseAddress!, g.baseAddress!)
+                try lanes.forEachRange(extent: (total + block - 1) / block, floatsPerUnit: 2 * block) { blocks in
+                    let start = blocks.lowerBound * block, end = Swift.min(total, blocks.upperBound * block)
+                    forEachVectorChunk(end - start) { offset, count in
+                        let value = Vector.loading(y + start + offset, count: count)
+                        let gradient = Vector.loading(g + start + offset, count: count)
+                        let passes = (value .> lower) .& (value .< upper)
+                        Vector().replacing(with: gradient, where: passes).store(to: g + start + offset, count: count)
+                    }
                 }
             }
         }
         return inputGradient
     }
+
+    /// Elements per unit of work when lanes share an element-wise pass (a multiple of every
+    /// vector width, so that only the last block has a partial vector).
+    static let elementBlock = 4096
 }

@@ -25,19 +25,24 @@ public enum MaxPool2x2 {
 
     /// Each output is the largest of its window's four inputs; a NaN in a window wins.
     ///
-    /// - Parameter input: NHWC, with height and width at least 2.
+    /// - Parameters:
+    ///   - input: NHWC, with height and width at least 2.
+    ///   - lanes: how many threads may share the windows (rows of them, where each thread gets
+    ///     enough work to repay its start); the result is the same for any.
     /// - Returns: a tensor of `outputShape(forInput: input.shape)`.
-    /// - Throws: what `outputShape(forInput:)` throws.
-    /// - Complexity: O(`input.count`), one pass, on the calling thread.
-    public static func forward(_ input: Tensor) throws(ShardwiseError) -> Tensor {
+    /// - Throws: what `outputShape(forInput:)` throws; `.nonPositiveSize` for `Lanes.fixed(n)`, `n < 1`.
+    /// - Complexity: O(`input.count`), one pass.
+    public static func forward(_ input: Tensor, lanes: Lanes = .automatic) throws(ShardwiseError) -> Tensor {
         let w = try windows(forInput: input.shape)
         var output = try Tensor(shape: w.outputShape)
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                let (x, y) = (x.baseAddress!, y.baseAddress!)
-                w.forEach { cells, pooled in
-                    forEachVectorChunk(w.channels) { c, count in
-                        firstMaximum(x, cells, c, count).value.store(to: y + pooled + c, count: count)
+        try input.withUnsafeBufferPointer { (x) throws(ShardwiseError) in
+            try output.withUnsafeMutableBufferPointer { (y) throws(ShardwiseError) in
+                nonisolated(unsafe) let (x, y) = (x.baseAddress!, y.baseAddress!)
+                try lanes.forEachRange(extent: w.windowRows, floatsPerUnit: w.inputFloatsPerWindowRow) { windowRows in
+                    w.forEach(windowRows: windowRows) { cells, pooled in
+                        forEachVectorChunk(w.channels) { c, count in
+                            firstMaximum(x, cells, c, count).value.store(to: y + pooled + c, count: count)
+                        }
                     }
                 }
             }
@@ -51,30 +56,36 @@ public enum MaxPool2x2 {
     /// - Parameters:
     ///   - input: the forward pass's NHWC input.
     ///   - outputGradient: the gradient with respect to the pooled output.
+    ///   - lanes: how many threads may share the windows, as in `forward`; the result is the same for any.
     /// - Returns: the gradient with respect to `input`, in its shape.
-    /// - Throws: what `outputShape(forInput:)` throws, `.shapeMismatch` for `outputGradient`.
-    /// - Complexity: O(`input.count`), one pass, on the calling thread.
-    public static func backward(input: Tensor, outputGradient: Tensor) throws(ShardwiseError) -> Tensor {
+    /// - Throws: what `outputShape(forInput:)` throws, `.shapeMismatch` for `outputGradient`;
+    ///   `.nonPositiveSize` for `Lanes.fixed(n)`, `n < 1`.
+    /// - Complexity: O(`input.count`), one pass.
+    public static func backward(input: Tensor, outputGradient: Tensor,
+                                lanes: Lanes = .automatic) throws(ShardwiseError) -> Tensor {
         let w = try windows(forInput: input.shape)
         if outputGradient.shape != w.outputShape {
             throw .shapeMismatch(argument: "outputGradient", expected: w.outputShape, actual: outputGradient.shape)
         }
         var inputGradient = try Tensor(shape: input.shape, repeating: 0)  // the dropped row or column stays zero
-        input.withUnsafeBufferPointer { x in
-            outputGradient.withUnsafeBufferPointer { dy in
-                inputGradient.withUnsafeMutableBufferPointer { dx in
-                    let (x, dy, dx) = (x.baseAddress!, dy.baseAddress!, dx.baseAddress!)
-                    w.forEach { cells, pooled in
-                        forEachVectorChunk(w.channels) { c, count in
-                            let tap = firstMaximum(x, cells, c, count).tap
-                            let gradient = Vector.loading(dy + pooled + c, count: count)
-                            @inline(__always) func route(_ t: Int32, _ cell: Int) {
-                                Vector().replacing(with: gradient, where: tap .== t).store(to: dx + cell + c, count: count)
+        try input.withUnsafeBufferPointer { (x) throws(ShardwiseError) in
+            try outputGradient.withUnsafeBufferPointer { (dy) throws(ShardwiseError) in
+                try inputGradient.withUnsafeMutableBufferPointer { (dx) throws(ShardwiseError) in
+                    nonisolated(unsafe) let (x, dy, dx) = (x.baseAddress!, dy.baseAddress!, dx.baseAddress!)
+                    try lanes.forEachRange(extent: w.windowRows, floatsPerUnit: w.inputFloatsPerWindowRow) { windowRows in
+                        w.forEach(windowRows: windowRows) { cells, pooled in
+                            forEachVectorChunk(w.channels) { c, count in
+                                let tap = firstMaximum(x, cells, c, count).tap
+                                let gradient = Vector.loading(dy + pooled + c, count: count)
+                                @inline(__always) func route(_ t: Int32, _ cell: Int) {
+                                    Vector().replacing(with: gradient, where: tap .== t)
+                                        .store(to: dx + cell + c, count: count)
+                                }
+                                route(0, cells.0)
+                                route(1, cells.1)
+                                route(2, cells.2)
+                                route(3, cells.3)
                             }
-                            route(0, cells.0)
-                            route(1, cells.1)
-                            route(2, cells.2)
-                            route(3, cells.3)
                         }
                     }
                 }
@@ -92,21 +103,25 @@ public enum MaxPool2x2 {
     struct Windows {
         let batch: Int, rows: Int, columns: Int, channels: Int, inputRows: Int, inputColumns: Int
         var outputShape: [Int] { [batch, rows, columns, channels] }
+        /// Rows of windows over the whole batch: the units lanes share.
+        var windowRows: Int { batch * rows }
+        /// Input floats one row of windows reads.
+        var inputFloatsPerWindowRow: Int { 4 * columns * channels }
 
-        /// Calls `body(cells, pooledOffset)` for every window, in output order.
+        /// Calls `body(cells, pooledOffset)` for every window of rows `windowRows` (counted over
+        /// the whole batch), in output order.
         @inline(__always)
-        func forEach(_ body: (WindowCells, Int) -> Void) {
+        func forEach(windowRows: Range<Int>, _ body: (WindowCells, Int) -> Void) {
             let rowStride = inputColumns * channels
-            var pooled = 0
-            for n in 0..<batch {
-                for row in 0..<rows {
-                    let top = ((n * inputRows + 2 * row) * inputColumns) * channels
-                    for column in 0..<columns {
-                        let topLeft = top + 2 * column * channels
-                        let cells = (topLeft, topLeft + channels, topLeft + rowStride, topLeft + rowStride + channels)
-                        body(cells, pooled)
-                        pooled += channels
-                    }
+            var pooled = windowRows.lowerBound * columns * channels
+            for windowRow in windowRows {
+                let (n, row) = windowRow.quotientAndRemainder(dividingBy: rows)
+                let top = ((n * inputRows + 2 * row) * inputColumns) * channels
+                for column in 0..<columns {
+                    let topLeft = top + 2 * column * channels
+                    let cells = (topLeft, topLeft + channels, topLeft + rowStride, topLeft + rowStride + channels)
+                    body(cells, pooled)
+                    pooled += channels
                 }
             }
         }

@@ -219,7 +219,7 @@ extension Sequential.Stage {
         switch self {
         case .conv2D(let c): return try c(x, lanes: lanes)
         case .relu: return Activation.relu.apply(to: x)
-        case .maxPool2x2: return try MaxPool2x2.forward(x)
+        case .maxPool2x2: return try MaxPool2x2.forward(x, lanes: lanes)
         case .flatten: return try Tensor(shape: [x.shape[0], x.count / x.shape[0]], scalars: x.scalars)
         case .dense(let d): return try d(x, lanes: lanes)
         }
@@ -231,20 +231,20 @@ extension Sequential.Stage {
                   lanes: Lanes) throws(ShardwiseError) -> (input: Tensor?, parameters: [Tensor]) {
         switch self {
         case .conv2D(let c):
-            let g = try c.descriptor.activation.backward(output: output, outputGradient: outputGradient)
+            let g = try c.descriptor.activation.backward(output: output, outputGradient: outputGradient, lanes: lanes)
             var parameters = [try c.filterGradient(input: input, outputGradient: g, lanes: lanes)]
             if c.descriptor.bias != nil { parameters.append(try c.biasGradient(outputGradient: g)) }
             let inputGradient = needsInputGradient
                 ? try c.inputGradient(outputGradient: g, inputShape: input.shape, lanes: lanes) : nil
             return (inputGradient, parameters)
         case .dense(let d):
-            let g = try d.descriptor.activation.backward(output: output, outputGradient: outputGradient)
+            let g = try d.descriptor.activation.backward(output: output, outputGradient: outputGradient, lanes: lanes)
             let r = try d.gradients(input: input, outputGradient: g, lanes: lanes)
             return (r.input, d.descriptor.bias != nil ? [r.weight, r.bias] : [r.weight])
         case .relu:
-            return (try Activation.relu.backward(output: output, outputGradient: outputGradient), [])
+            return (try Activation.relu.backward(output: output, outputGradient: outputGradient, lanes: lanes), [])
         case .maxPool2x2:
-            return (try MaxPool2x2.backward(input: input, outputGradient: outputGradient), [])
+            return (try MaxPool2x2.backward(input: input, outputGradient: outputGradient, lanes: lanes), [])
         case .flatten:
             return (try Tensor(shape: input.shape, scalars: outputGradient.scalars), [])
         }

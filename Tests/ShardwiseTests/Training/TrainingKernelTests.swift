@@ -60,6 +60,33 @@ func awkwardFloats(_ count: Int, _ rng: inout SeededGenerator, nanEvery: Int = 0
         }
     }
 
+    /// Pooling and the activation backward split their passes among lanes once a tensor is large
+    /// enough (each lane needs `Lanes.minimumFloatsPerLane` floats): at every lane count the
+    /// result is the reference's, bit for bit, odd extents and channel tails included.
+    @Test func largePassesSplitAmongLanesGiveTheSameBits() throws {
+        var rng = SeededGenerator(seed: 13)
+        let shape = [3, 41, 45, 67]
+        let count = shape.reduce(1, *)
+        #expect(count >= 5 * Lanes.minimumFloatsPerLane)
+        let x = try Tensor(shape: shape, scalars: awkwardFloats(count, &rng, nanEvery: 101))
+        let pooled = try Reference.maxPool2x2(input: x)
+        let g = try Tensor(shape: pooled.shape, scalars: rng.floats(pooled.count))
+        let poolGradient = try Reference.maxPool2x2Backward(input: x, outputGradient: g)
+        let y = Activation.relu.apply(to: x)
+        let h = try Tensor(shape: shape, scalars: rng.floats(count))
+        let reluGradient = try Reference.reluBackward(output: y, outputGradient: h)
+        for lanes in [Lanes.serial, .fixed(2), .fixed(3), .fixed(5), .automatic] {
+            #expect(try MaxPool2x2.forward(x, lanes: lanes).scalars.map(\.bitPattern) == pooled.scalars.map(\.bitPattern))
+            #expect(try MaxPool2x2.backward(input: x, outputGradient: g, lanes: lanes).scalars.map(\.bitPattern)
+                    == poolGradient.scalars.map(\.bitPattern))
+            #expect(try Activation.relu.backward(output: y, outputGradient: h, lanes: lanes).scalars.map(\.bitPattern)
+                    == reluGradient.scalars.map(\.bitPattern))
+        }
+        #expect(throws: ShardwiseError.nonPositiveSize(argument: "lanes", value: 0)) {
+            try MaxPool2x2.forward(x, lanes: .fixed(0))
+        }
+    }
+
     @Test func maxPoolRejectsBadShapes() throws {
         #expect(throws: ShardwiseError.rankMismatch(argument: "input", expected: 4, actual: 3)) {
             try MaxPool2x2.forward(try Tensor(shape: [2, 2, 2]))
