@@ -13,7 +13,9 @@
 // B (the filter gradient, whose K is the pixel count) keeps BLIS's order. (Taking
 // BLIS's order for pre-packed weights when C is small enough to stay in L2 anyway,
 // so that each depth block of B is read from L3 once rather than once per row
-// block, measured level on 1×14×14×256 3×3 and 1×7×7×512 3×3.)
+// block, measured level on 1×14×14×256 3×3 and 1×7×7×512 3×3. So did loading a
+// tile's lines of C just before the microkernel of a later depth block, so that the
+// write-back would find them in cache: 2048³, 1536³ and 1024×1024×2048 level.)
 //
 // Packing A pays when each packed row is reused against many B micropanels. Where
 // few share it (a block of C at most 8 · NR columns wide: the article's layers as
