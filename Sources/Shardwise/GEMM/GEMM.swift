@@ -125,10 +125,11 @@ public enum GEMM {
         }
     }
 
-    /// The skinny path's plan: rows of A only, nothing packed per lane.
+    /// The skinny path's plan: rows of A only, cut at the dot-product kernel's 4-row blocks (at
+    /// MR = 12 rows, 32 rows split 24 + 8), nothing packed per lane.
     static func skinnyPlan(m: Int, n: Int, k: Int, lanes: Lanes) throws(ShardwiseError) -> ShardPlan {
         try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false, aPackingCost: 0,
-                         allowsColumnSplit: false)
+                         allowsColumnSplit: false, rowUnit: SkinnyGEMM.blockRows)
     }
 
     /// The plan `multiply(transposeA:transposeB:m:n:k:…)` would use for an `m × n × k` product.

@@ -7,8 +7,9 @@
 // packs the same A (for a convolution: the same im2col patches). Splitting rows
 // is the batch/spatial split: each lane packs its own A rows, and, when B is not
 // pre-packed, every lane packs the same B. Boundaries fall on whole register
-// tiles (MR rows, NR columns), so no microtile is shared and each output element
-// has exactly one owner; `ShardPlan.owners` checks that without running a thread.
+// tiles (MR rows, NR columns; the skinny path's 4-row blocks), so no microtile is
+// shared and each output element has exactly one owner; `ShardPlan.owners` checks
+// that without running a thread.
 //
 // At run time lanes claim shards from a shared counter (`Lanes.run(_:_:)`), so a
 // lane that starts late never holds up one that is free. Dispatch's second lane
@@ -111,29 +112,30 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     /// square factorization of `lanes`), in whole units of MR rows or NR columns, as evenly as
     /// whole units allow. Fewer lanes are used when there are fewer units than lanes.
     package static func split(rows: Int, columns: Int, lanes: Int, strategy: ShardStrategy,
-                              estimates: [PlanEstimate] = []) -> ShardPlan {
+                              estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr) -> ShardPlan {
+        let (rowParts, columnParts): (Int, Int)
         switch strategy {
-        case .serial: return grid(rows: rows, columns: columns, rowParts: 1, columnParts: 1, estimates: estimates)
-        case .rows: return grid(rows: rows, columns: columns, rowParts: lanes, columnParts: 1, estimates: estimates)
-        case .outputChannels:
-            return grid(rows: rows, columns: columns, rowParts: 1, columnParts: lanes, estimates: estimates)
+        case .serial: (rowParts, columnParts) = (1, 1)
+        case .rows: (rowParts, columnParts) = (lanes, 1)
+        case .outputChannels: (rowParts, columnParts) = (1, lanes)
         case .grid:
             // The most nearly square factorization of the lane count.
-            let rowParts = (1...lanes).last { lanes % $0 == 0 && $0 * $0 <= lanes } ?? 1
-            return grid(rows: rows, columns: columns, rowParts: rowParts, columnParts: lanes / rowParts,
-                        estimates: estimates)
+            let parts = (1...lanes).last { lanes % $0 == 0 && $0 * $0 <= lanes } ?? 1
+            (rowParts, columnParts) = (parts, lanes / parts)
         }
+        return grid(rows: rows, columns: columns, rowParts: rowParts, columnParts: columnParts, estimates: estimates,
+                    rowUnit: rowUnit)
     }
 
     /// Splits `rows × columns` into a `rowParts × columnParts` grid of blocks (row-major lane
-    /// order), cut at whole MR rows and NR columns; fewer parts where there are fewer units. A
-    /// split of the rows alone is cut by `guidedRanges`.
+    /// order), cut at whole `rowUnit`s of rows (MR unless a kernel says otherwise) and NR columns;
+    /// fewer parts where there are fewer units. A split of the rows alone is cut by `guidedRanges`.
     package static func grid(rows: Int, columns: Int, rowParts: Int, columnParts: Int,
-                             estimates: [PlanEstimate] = []) -> ShardPlan {
-        let evenRows = evenRanges(extent: rows, unit: Blocking.mr, parts: rowParts)
+                             estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr) -> ShardPlan {
+        let evenRows = evenRanges(extent: rows, unit: rowUnit, parts: rowParts)
         let columnRanges = evenRanges(extent: columns, unit: Blocking.nr, parts: columnParts)
         let guided = columnRanges.count == 1 && evenRows.count > 1
-        let rowRanges = guided ? guidedRanges(extent: rows, unit: Blocking.mr, lanes: evenRows.count) : evenRows
+        let rowRanges = guided ? guidedRanges(extent: rows, unit: rowUnit, lanes: evenRows.count) : evenRows
         let shards = rowRanges.flatMap { r in columnRanges.map { LaneShard(rows: r, columns: $0) } }
         let strategy: ShardStrategy = shards.count == 1 ? .serial
             : columnRanges.count == 1 ? .rows : rowRanges.count == 1 ? .outputChannels : .grid
@@ -251,12 +253,14 @@ package enum Planner {
     ///   - allowsColumnSplit: false for kernels that can only split rows.
     ///   - kernelSpeed: the kernel's speed relative to the GEMM microkernel's (a memory-bound
     ///     depthwise kernel runs at about a tenth of it).
+    ///   - rowUnit: the rows a kernel computes together, where row shards are cut (MR for the
+    ///     outer-product microkernel).
     /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
                              aPackingCost: Double = 1, allowsColumnSplit: Bool = true,
-                             kernelSpeed: Double = 1) throws(ShardwiseError) -> ShardPlan {
+                             kernelSpeed: Double = 1, rowUnit: Int = Blocking.mr) throws(ShardwiseError) -> ShardPlan {
         let maximum = try lanes.maximum()
-        let rowUnits = (rows + Blocking.mr - 1) / Blocking.mr
+        let rowUnits = (rows + rowUnit - 1) / rowUnit
         let columnUnits = (columns + Blocking.nr - 1) / Blocking.nr
         let laneCounts = lanes.isAutomatic ? Array(1...maximum) : [maximum]
         var estimates: [PlanEstimate] = []
@@ -267,7 +271,7 @@ package enum Planner {
                 let strategy: ShardStrategy = count == 1 ? .serial
                     : columnParts == 1 ? .rows : rowParts == 1 ? .outputChannels : .grid
                 // The busiest lane's block, in whole tiles.
-                let myRows = Double(Swift.min(rows, (rowUnits + rowParts - 1) / rowParts * Blocking.mr))
+                let myRows = Double(Swift.min(rows, (rowUnits + rowParts - 1) / rowParts * rowUnit))
                 let myColumns = Double(Swift.min(columns, (columnUnits + columnParts - 1) / columnParts * Blocking.nr))
                 let flops = 2 * myRows * myColumns * Double(depth)
                 let packed = myRows * Double(depth) * aPackingCost + (packsB ? Double(depth) * myColumns : 0)
@@ -280,9 +284,9 @@ package enum Planner {
         guard let best = estimates.min(by: { $0.seconds < $1.seconds }) else {
             // Fewer tiles than the fixed lane count along both axes: split the longer one.
             let strategy: ShardStrategy = rowUnits >= columnUnits || !allowsColumnSplit ? .rows : .outputChannels
-            return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy)
+            return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy, rowUnit: rowUnit)
         }
         return .grid(rows: rows, columns: columns, rowParts: best.rowParts, columnParts: best.columnParts,
-                     estimates: estimates)
+                     estimates: estimates, rowUnit: rowUnit)
     }
 }

@@ -145,6 +145,28 @@ func checkGEMM(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: In
         }
     }
 
+    /// The skinny path's output is bitwise the same at every lane count (its row shards fall on
+    /// 4-row blocks, and each output's sum is reduced in one fixed order).
+    @Test func skinnyPathGivesTheSameBitsAtEveryLaneCount() throws {
+        var rng = SeededGenerator(seed: 5)
+        let (m, n, k) = (37, 10, 777)
+        let a = rng.floats(m * k), b = rng.floats(k * n)
+        var results: [[UInt32]] = []
+        for lanes in [Lanes.serial] + (1...(2 * Lanes.processorCount + 1)).map({ Lanes.fixed($0) }) {
+            var c = [Float](repeating: .nan, count: m * n)
+            try a.withUnsafeBufferPointer { a in
+                try b.withUnsafeBufferPointer { b in
+                    try c.withUnsafeMutableBufferPointer { c in
+                        try GEMM.multiply(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n, lanes: lanes)
+                    }
+                }
+            }
+            results.append(c.map(\.bitPattern))
+        }
+        #expect(results.allSatisfy { $0 == results[0] })
+        #expect(!results[0].contains(Float.nan.bitPattern))
+    }
+
     /// Planning queries take sizes without buffers; sizes whose matrices cannot exist throw
     /// instead of overflowing the planner's arithmetic.
     @Test func planningHugeShapesThrows() {

@@ -51,6 +51,18 @@ import ShardwiseTestSupport
         for shard in rowPlan.shards.dropLast() { #expect(shard.rows.upperBound % Blocking.mr == 0) }
     }
 
+    /// The skinny (dot-product) path computes rows in blocks of 4, and its plans cut there: the
+    /// article's 32-row dense layer splits 16 + 16 over 2 lanes, not 24 + 8 as at MR.
+    @Test func skinnyPlansCutAtFourRowBlocks() throws {
+        let plan = try GEMM.plan(m: 32, n: 10, k: 25088, lanes: .fixed(2))
+        #expect(plan.shards.map(\.rows) == [0..<16, 16..<32])
+        for lanes in 1...7 {
+            let plan = try GEMM.plan(m: 37, n: 10, k: 500, lanes: .fixed(lanes))
+            for shard in plan.shards.dropLast() { #expect(shard.rows.upperBound % 4 == 0) }
+            #expect(plan.owners(rows: 37, columns: 10).allSatisfy { $0 == 1 })
+        }
+    }
+
     /// A shape can be planned without being allocated, so its FLOP count may exceed what `Int` holds:
     /// the planner must still work in Double and use every processor (an earlier planner trapped here).
     @Test func automaticPlansAShapeWhoseFLOPsOverflowInt() throws {
