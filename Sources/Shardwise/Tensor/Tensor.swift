@@ -46,6 +46,25 @@ public struct Tensor: Sendable, Hashable {
         self.scalars = (0..<count).map(generator)
     }
 
+    /// Creates a tensor of `shape` whose storage `body` fills, every element of it. The storage
+    /// starts uninitialized: a large output (a layer's forward pass, a gradient) is not first
+    /// written with zeros on the calling thread. If `body` throws, the storage is discarded.
+    ///
+    /// - Throws: what `init(shape:repeating:)` throws, then what `body` throws.
+    package init(shape: [Int], writingEveryElement body: (UnsafeMutableBufferPointer<Float>) throws(ShardwiseError)
+                    -> Void) throws(ShardwiseError) {
+        if shape.isEmpty { throw .rankMismatch(argument: "shape", expected: 1, actual: 0) }
+        let count = try CheckedSize.elementCount(of: shape, "shape")
+        var failure: ShardwiseError?
+        let scalars = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do throws(ShardwiseError) { try body(buffer) } catch { failure = error }
+            initialized = count  // Float is trivial: on failure the values are discarded unread
+        }
+        if let failure { throw failure }
+        self.shape = shape
+        self.scalars = scalars
+    }
+
     /// The number of dimensions.
     public var rank: Int { shape.count }
 
@@ -66,13 +85,12 @@ public struct Tensor: Sendable, Hashable {
 
     /// A new tensor of `shape` filled by `body` from this tensor's storage: the buffer form of a
     /// layer's forward pass, wrapped for tensors.
+    /// `body` must write every element of the new tensor.
     package func mapped(to shape: [Int], _ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>)
                             throws(ShardwiseError) -> Void) throws(ShardwiseError) -> Tensor {
-        var output = try Tensor(shape: shape)
-        try withUnsafeBufferPointer { (source) throws(ShardwiseError) in
-            try output.withUnsafeMutableBufferPointer { (target) throws(ShardwiseError) in try body(source, target) }
+        try Tensor(shape: shape) { (target) throws(ShardwiseError) in
+            try withUnsafeBufferPointer { (source) throws(ShardwiseError) in try body(source, target) }
         }
-        return output
     }
 
     /// Throws `.rankMismatch` unless the tensor has `rank` dimensions.
