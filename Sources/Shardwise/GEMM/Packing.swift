@@ -66,7 +66,14 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
             // stored row when `rowStride` is 1), so each step is read once, all rows at a time.
             // Row by row, each step's cache line was read once per panel row: 512³ with A
             // transposed ran 199 GFLOP/s that way, 230 this way (256×1024×1024: 213 → 227).
-            for k in 0..<depth {
+            var done = 0
+            #if SHARDWISE_AVX512
+            if rowStride == 1 && rows == Blocking.mr {
+                done = packTransposedTile(from: base + row0 + k0 * columnStride, stride: columnStride, depth: depth,
+                                          into: panel)
+            }
+            #endif
+            for k in done..<depth {
                 let source = base + row0 * rowStride + (k0 + k) * columnStride
                 for i in 0..<rows { panel[i * Blocking.aPitch + k] = source[i * rowStride] }
             }
@@ -75,6 +82,51 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
             (panel + i * Blocking.aPitch).update(repeating: 0, count: depth)
         }
     }
+
+    #if SHARDWISE_AVX512
+    /// Packs a full micropanel of a transposed A, 16 depth steps at a time: the 12 rows of each
+    /// step (contiguous at `source + k · stride`) are loaded as one vector, and the 16 vectors are
+    /// transposed in registers (four rounds of `unzip`, 64 two-source permutes) so that each panel
+    /// row is stored as a vector. Element by element, LLVM vectorized the loop into scatters,
+    /// which were most of the filter gradient's own time in seed-cnn. Returns the depth packed
+    /// (a multiple of 16); the caller packs the rest.
+    private func packTransposedTile(from source: UnsafePointer<Float>, stride: Int, depth: Int,
+                                    into panel: UnsafeMutablePointer<Float>) -> Int {
+        typealias Half = SIMD8<Float>
+        @_transparent func step(_ k: Int) -> Vector {
+            // Exactly the 12 floats of the step: 8 + 4, never past the stored row's last column.
+            let p = UnsafeRawPointer(source + k * stride)
+            let low = p.loadUnaligned(as: Half.self)
+            let high = Half(lowHalf: p.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), highHalf: .zero)
+            return Vector(lowHalf: low, highHalf: high)
+        }
+        @_transparent func unzip(_ a: Vector, _ b: Vector) -> (Vector, Vector) {
+            let both = SIMD32<Float>(lowHalf: a, highHalf: b)
+            return (both.evenHalf, both.oddHalf)
+        }
+        var k = 0
+        while k + 16 <= depth {
+            var r = (step(k), step(k + 1), step(k + 2), step(k + 3), step(k + 4), step(k + 5), step(k + 6),
+                     step(k + 7), step(k + 8), step(k + 9), step(k + 10), step(k + 11), step(k + 12), step(k + 13),
+                     step(k + 14), step(k + 15))
+            // Four rounds of the perfect unshuffle transpose the 16 × 16 block.
+            for _ in 0..<4 {
+                let (n0, n8) = unzip(r.0, r.1), (n1, n9) = unzip(r.2, r.3)
+                let (n2, n10) = unzip(r.4, r.5), (n3, n11) = unzip(r.6, r.7)
+                let (n4, n12) = unzip(r.8, r.9), (n5, n13) = unzip(r.10, r.11)
+                let (n6, n14) = unzip(r.12, r.13), (n7, n15) = unzip(r.14, r.15)
+                r = (n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11, n12, n13, n14, n15)
+            }
+            @_transparent func store(_ row: Vector, _ i: Int) {
+                UnsafeMutableRawPointer(panel + i * Blocking.aPitch + k).storeBytes(of: row, as: Vector.self)
+            }
+            store(r.0, 0); store(r.1, 1); store(r.2, 2); store(r.3, 3); store(r.4, 4); store(r.5, 5)
+            store(r.6, 6); store(r.7, 7); store(r.8, 8); store(r.9, 9); store(r.10, 10); store(r.11, 11)
+            k += 16
+        }
+        return k
+    }
+    #endif
 
     /// Writes Bᵀ of this `depth × columns` B to `target`: `columns` rows of `stride` floats,
     /// zero past `depth` (the skinny path's layout).
