@@ -2,7 +2,15 @@
 //
 //   input gradient   dX[N·H·W, Cin/g]   = gather(dY)[N·H·W, KH·KW·Cout/g] · W'[KH·KW·Cout/g, Cin/g]
 //                    (OutputGradientPanelSource; W' is the filter with its channel axes swapped,
-//                    packed per call). Lanes split the input pixels.
+//                    packed per call). Lanes split the input pixels. With stride 1 and one group
+//                    this is a forward convolution of dY with the filter flipped in both spatial
+//                    axes and its channel axes swapped, padded by d·(K−1) less the forward's
+//                    padding, so it runs as one (`inputGradientLayer`), on the forward pass's fast
+//                    paths: seed-cnn's 32→32 5×5 reads dY in place from padded bands instead of
+//                    gathering it (seed-cnn, interleaved: 1 lane 1,396–1,406 → 1,427–1,457
+//                    images/s, 2 lanes 2,535–2,554 → 2,589–2,649). Its depth runs over the taps
+//                    in the other order, so the bits differ from the gathering path's, the same
+//                    for every lane count still.
 //   filter gradient  dWᵀ[Cout/g, KH·KW·Cin/g] = dYᵀ[Cout/g, N·OH·OW] · patches[N·OH·OW, KH·KW·Cin/g]
 //                    (the patch matrix packed as B straight from the input, block by block).
 //                    Lanes split the taps, so every lane packs only its own patch columns.
@@ -33,6 +41,7 @@ extension Conv2D {
     public func inputGradient(outputGradient: Tensor, inputShape: [Int],
                               lanes: Lanes = .automatic) throws(ShardwiseError) -> Tensor {
         let s = try backwardGeometry(inputShape: inputShape, outputGradient: outputGradient)
+        if let layer = try inputGradientLayer(geometry: s.geometry) { return try layer(outputGradient, lanes: lanes) }
         let d = descriptor
         let pixels = inputShape[0] * inputShape[1] * inputShape[2]
         let depth = d.kernel.height * d.kernel.width * d.outputChannelsPerGroup
@@ -56,6 +65,30 @@ extension Conv2D {
             }
         }
         return gradient
+    }
+
+    /// For stride 1 and one group, the layer whose forward pass is this layer's input gradient:
+    /// the filter flipped in both spatial axes with its channel axes swapped (HWIO
+    /// [KH, KW, Cout, Cin]), the same dilation, stride 1 and padding d·(K−1) less the forward's on
+    /// each side, so that its output has the input's shape. Nil otherwise (or where that padding
+    /// would be negative: explicit padding wider than the dilated kernel).
+    private func inputGradientLayer(geometry g: ConvolutionGeometry) throws(ShardwiseError) -> Conv2D? {
+        let d = descriptor, h = g.height, w = g.width
+        guard d.groups == 1 && h.stride == 1 && w.stride == 1 else { return nil }
+        let top = h.dilation * (h.kernel - 1) - h.padBefore, bottom = h.dilation * (h.kernel - 1) - h.padAfter
+        let left = w.dilation * (w.kernel - 1) - w.padBefore, right = w.dilation * (w.kernel - 1) - w.padAfter
+        guard [top, bottom, left, right].allSatisfy({ $0 >= 0 }) else { return nil }
+        let (kh, kw, cin, cout) = (h.kernel, w.kernel, d.inputChannels, d.outputChannels)
+        let filter = d.filter.scalars
+        let flipped = try Tensor(shape: [kh, kw, cout, cin]) { index in
+            let (tap, channels) = index.quotientAndRemainder(dividingBy: cout * cin)
+            let (co, ci) = channels.quotientAndRemainder(dividingBy: cin)
+            let (y, x) = tap.quotientAndRemainder(dividingBy: kw)
+            return filter[(((kh - 1 - y) * kw + (kw - 1 - x)) * cin + ci) * cout + co]
+        }
+        return try Conv2D(Conv2DDescriptor(filter: flipped,
+                                           padding: .explicit(top: top, bottom: bottom, left: left, right: right),
+                                           dilations: d.dilations))
     }
 
     /// Each group's filter as [KH·KW·Cout/g, Cin/g] (channel axes swapped), packed as a GEMM's B.

@@ -10,7 +10,9 @@
 // zeros where the tap has no output pixel. Each dX element is computed whole by
 // the lane that owns its row: no scatter-add (col2im), no cross-lane reduction, so
 // the result is bitwise the same for every lane count. With stride s, all but
-// 1/s² of the taps are zero runs: wasted multiply-adds, kept for simplicity.
+// 1/s² of the taps are zero runs: wasted multiply-adds, kept for simplicity. (A
+// one-group layer of stride 1 does not come here: its input gradient is a forward
+// convolution, see Conv2DBackward.swift.)
 
 /// The gathered output gradient of one group of a convolution, read as an `APanelSource`.
 package struct OutputGradientPanelSource: APanelSource, @unchecked Sendable {

@@ -132,6 +132,32 @@ func checkDense(inputShape: [Int], outputs: Int, bias: Bool, activation: Activat
         #expect(ran > 80)
     }
 
+    /// With stride 1 and one group the input gradient runs as a forward convolution of the output
+    /// gradient with the flipped filter: seed-cnn's second layer (read in place from bands), a
+    /// dilated one with asymmetric padding, a 3-channel one, and explicit padding wider than the
+    /// kernel (negative padding for the flipped layer: the gathering path instead). Against the
+    /// reference, bitwise across lane counts.
+    @Test func strideOneInputGradientRunsAsAConvolution() throws {
+        func gradientCase(_ batch: Int, _ height: Int, _ width: Int, _ cin: Int, _ cout: Int, kernel: Size2D,
+                          dilations: Size2D = Size2D(1), padding: Padding = .same) -> ConvCase {
+            var c = ConvCase()
+            c.batch = batch; c.height = height; c.width = width; c.inputChannels = cin; c.outputChannels = cout
+            c.kernel = kernel; c.dilations = dilations; c.padding = padding
+            return c
+        }
+        let cases = [
+            gradientCase(3, 28, 28, 32, 32, kernel: Size2D(5)),
+            gradientCase(2, 11, 13, 5, 7, kernel: Size2D(height: 3, width: 2), dilations: Size2D(2),
+                         padding: .explicit(top: 1, bottom: 3, left: 0, right: 2)),
+            gradientCase(1, 9, 30, 3, 40, kernel: Size2D(3), padding: .valid),
+            gradientCase(2, 6, 7, 4, 6, kernel: Size2D(3), padding: .explicit(top: 3, bottom: 0, left: 0, right: 4)),
+        ]
+        for (index, c) in cases.enumerated() {
+            let failure = try checkConvGradients(c, seed: UInt64(700 + index), lanes: [.serial, .fixed(2), .fixed(5)])
+            #expect(failure == nil, "\(failure ?? "")")
+        }
+    }
+
     /// The filter gradient's B (the patches) is packed a micropanel at a time, just before use:
     /// over the whole depth when it fits the B budget, else (K = the pixel count, deep) one KC
     /// block at a time, every micropanel into the same place when Cout fits one row block. Both
