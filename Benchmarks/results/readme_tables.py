@@ -2,18 +2,10 @@
 """Prints the README's "Measured" tables from the benchmark's JSON (Dispatch and spinning runs).
 
 usage: python3 Benchmarks/results/readme_tables.py DISPATCH.json SPIN.json
-ONNX Runtime's figures come from Benchmarks/peers/onnxruntime_baseline.py, run by hand the same day.
+(The comparison with ONNX Runtime is Benchmarks/peers/compare_onnxruntime.py: interleaved runs.)
 """
 import json
 import sys
-
-ONNX_RUNTIME = {  # GFLOP/s: (1 thread, 2 threads), ONNX Runtime 1.32, this machine, 2026-11-27
-    "conv 32×28×28×1 5×5→32": (151.9, 287.7), "conv 32×28×28×32 5×5→32": (208.5, 414.3),
-    "conv 1×56×56×64 3×3→64": (248.4, 446.5), "conv 8×56×56×64 3×3→64": (230.5, 458.8),
-    "conv 1×28×28×128 3×3→128": (255.1, 497.4), "conv 1×14×14×256 3×3→256": (260.7, 503.6),
-    "GEMM 64×64×64": (93.8, 98.9), "GEMM 256×256×256": (250.3, 472.6),
-    "GEMM 1024×1024×1024": (239.5, 471.8), "GEMM 2048×2048×2048": (232.8, 446.5),
-}
 
 
 def by_case(path):
@@ -52,13 +44,6 @@ def main():
         print(f"| {label(case)} | {one['gflops']:.0f} | {one['peak_fraction'] * 100:.0f} % | {two['gflops']:.0f} | "
               f"{one['median_ms'] / two['median_ms']:.2f}× | {auto['strategy']} × {auto['lanes_used']}, "
               f"{one['median_ms'] / auto['median_ms']:.2f}× | {one['speedup_over_reference']:.0f}× |")
-    print("\n| case | Shardwise 1 lane | ONNX Runtime 1 thread | Shardwise 2 lanes (spinning) | ONNX Runtime 2 threads |")
-    print("|---|---:|---:|---:|---:|")
-    for case in order:
-        if label(case) in ONNX_RUNTIME:
-            one, two = ONNX_RUNTIME[label(case)]
-            print(f"| {label(case)} | {dispatch[case]['1']['gflops']:.0f} | {one:.0f} | "
-                  f"{spin[case]['2']['gflops']:.0f} | {two:.0f} |")
     print("\n| case | Dispatch: 2 lanes / 1 | spinning: 2 lanes / 1 | spinning: auto / 1 |")
     print("|---|---:|---:|---:|")
     for case in order:
