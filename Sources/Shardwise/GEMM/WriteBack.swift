@@ -138,10 +138,10 @@ package func storePartial(_ v: Vector, _ target: UnsafeMutablePointer<Float>, _ 
 @inline(__always)
 package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                        column0: Int, epilogue: Epilogue, phase: DepthPhase) {
-    if columns == Blocking.nr && phase.first && phase.last && epilogue.alpha == 1 && epilogue.beta == 0 {
-        // The common case (one KC block, plain C = A·B + bias): the same operations as the
+    if columns == Blocking.nr && epilogue.alpha == 1 && epilogue.beta == 0 {
+        // The common case (plain C = A·B + bias, any depth block): the same operations as the
         // general loop, with the bias vectors loaded once for all rows.
-        writeBackFullWidth(tile: tile, rows: rows, c: c, ldc: ldc, column0: column0, epilogue: epilogue)
+        writeBackFullWidth(tile: tile, rows: rows, c: c, ldc: ldc, column0: column0, epilogue: epilogue, phase: phase)
     } else {
         writeBackGeneral(tile: tile, rows: rows, columns: columns, c: c, ldc: ldc, column0: column0,
                          epilogue: epilogue, phase: phase)
@@ -175,15 +175,27 @@ private func writeBackGeneral(tile: UnsafePointer<Float>, rows: Int, columns: In
     }
 }
 
-/// `writeBack` for a full-width tile of one depth block with alpha 1 and beta 0.
+/// `writeBack` for a full-width tile with alpha 1 and beta 0, of any depth block: later blocks
+/// add C, the last adds the bias and clamps. (Through the general loop, the write-backs of
+/// 1×14×14×256 3×3's three depth blocks took 3.4 % of its time.)
 @inline(never)
 private func writeBackFullWidth(tile: UnsafePointer<Float>, rows: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                                column0: Int, epilogue: Epilogue) {
+                                column0: Int, epilogue: Epilogue, phase: DepthPhase) {
     let bias = epilogue.biasPair(column: column0)
+    let half = Vector.scalarCount * 4
     for i in 0..<rows {
         let source = UnsafeRawPointer(tile + i * Blocking.nr)
-        let row = (source.loadUnaligned(as: Vector.self),
-                   source.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self))
-        epilogue.finishAndStore(row, bias: bias, into: UnsafeMutableRawPointer(c + i * ldc))
+        let target = UnsafeMutableRawPointer(c + i * ldc)
+        var row = (source.loadUnaligned(as: Vector.self), source.loadUnaligned(fromByteOffset: half, as: Vector.self))
+        if !phase.first {
+            row.0 = row.0 + target.loadUnaligned(as: Vector.self)
+            row.1 = row.1 + target.loadUnaligned(fromByteOffset: half, as: Vector.self)
+        }
+        if phase.last {
+            epilogue.finishAndStore(row, bias: bias, into: target)
+        } else {
+            target.storeBytes(of: row.0, as: Vector.self)
+            target.storeBytes(of: row.1, toByteOffset: half, as: Vector.self)
+        }
     }
 }
