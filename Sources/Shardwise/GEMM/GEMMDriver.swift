@@ -133,7 +133,7 @@ enum WorkspaceCache {
     }
 
     /// Runs `body` with at least `floats` floats of scratch memory (contents undefined).
-    static func withBuffer<R>(floats: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+    static func withBuffer<R, E: Error>(floats: Int, _ body: (UnsafeMutablePointer<Float>) throws(E) -> R) throws(E) -> R {
         let buffer = current
         if buffer.inUse {
             let raw = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
