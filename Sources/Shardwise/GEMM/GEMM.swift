@@ -38,14 +38,22 @@ public enum GEMM {
         let bView = StridedMatrix(base: b.baseAddress!, leadingDimension: ldb, transposed: transposeB)
         if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) {
             // A narrow B: transpose it once (n ≤ 16 rows of k floats), then take the skinny path.
-            // Into this thread's cached workspace: allocated per call, a large Bᵀ is a fresh
-            // mapping above glibc's mmap threshold, zero-filled page by page (256×16×4096, B
-            // 256 KB: 126 → 138 GFLOP/s on 1 lane).
+            // Into this thread's cached workspace up to the GEMM's own bound (allocated per call, a
+            // large Bᵀ is a fresh mapping above glibc's mmap threshold, zero-filled page by page:
+            // 256×16×4096, B 256 KB, 126 → 138 GFLOP/s on 1 lane); a deeper one is allocated, so
+            // that the cache never keeps more than a GEMM's workspace.
             let stride = SkinnyGEMM.transposedStride(depth: k)
-            try WorkspaceCache.withBuffer(floats: n * stride) { (bT) throws(ShardwiseError) in
+            func run(_ bT: UnsafeMutablePointer<Float>) throws(ShardwiseError) {
                 bView.transpose(depth: k, columns: n, into: bT, stride: stride)
                 try runSkinny(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, bT: bT, bStride: stride,
                               c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
+            }
+            if n * stride <= Blocking.bBudget {
+                try WorkspaceCache.withBuffer(floats: n * stride, run)
+            } else {
+                let bT = UnsafeMutablePointer<Float>.allocate(capacity: n * stride)
+                defer { bT.deallocate() }
+                try run(bT)
             }
             return
         }
