@@ -61,8 +61,8 @@ struct PaddedBand: Sendable {
 
     /// The longest kernel row (KW · Cin floats) for which a band under a height stride beats
     /// packing: there each patch row is KH short copies. Measured, 1 lane then 2: the 7×7 stride-2
-    /// stem over 3 channels (21 floats) 205 → 231 and 390 → 438 GFLOP/s, the 3×3 one (9 floats)
-    /// 63 → 75; 1×56×56×96 3×3 stride 2 → 40 (288 floats) level on 1 lane and 10 % slower on 2
+    /// stem over 3 channels (21 floats) 205 → 229 and 390 → 437 GFLOP/s, the 3×3 one (9 floats)
+    /// 63 → 77; 1×56×56×96 3×3 stride 2 → 40 (288 floats) level on 1 lane and 10 % slower on 2
     /// (each shard refills its band's KH phases), 8×56×56×32 3×3 stride 2 (96 floats) 2 % slower.
     static let shortKernelRow = 32
 
@@ -174,7 +174,8 @@ struct PaddedBand: Sendable {
     /// Writes the input rows that output rows `firstRow ..< firstRow + rows` of one image read into
     /// `band`, zero-padded to `rowFloats` (rows outside the image are all zeros), then zeros the slack.
     /// Under a height stride, phase kh's row t is input row (firstRow + t)·sh + kh·dh − padding; a
-    /// short last band's phases are zero past its rows, so its virtual pixels read zeros.
+    /// short last band's phases are zero for the rows past its own that its last tile's virtual
+    /// pixels can reach (the rest of each phase is never read).
     private func fill(_ band: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>, firstRow: Int, rows: Int) {
         let h = geometry.height, w = geometry.width
         let left = w.padBefore * channels, body = w.input * channels
@@ -193,8 +194,11 @@ struct PaddedBand: Sendable {
             for t in 0..<inputRows { write(t, inputRow: h.inputIndex(output: firstRow, tap: 0) + t) }
             (band + inputRows * rowFloats).update(repeating: 0, count: slack)
         } else {
+            // A tile ends at most MR − 1 virtual pixels past the last real one, and a virtual
+            // pixel's taps may run into the next padded row.
+            let reachable = Swift.min(bandRows, rows + (w.output + Blocking.mr) / virtualWidth + 1)
             for kh in 0..<h.kernel {
-                for t in 0..<bandRows {
+                for t in 0..<reachable {
                     write(kh * bandRows + t, inputRow: t < rows ? h.inputIndex(output: firstRow + t, tap: kh) : -1)
                 }
             }
