@@ -8,9 +8,9 @@
 //                    padding, so it runs as one (`inputGradientLayer`), on the forward pass's fast
 //                    paths: seed-cnn's 32→32 5×5 reads dY in place from padded bands instead of
 //                    gathering it (seed-cnn, interleaved: 1 lane 1,396–1,406 → 1,427–1,457
-//                    images/s, 2 lanes 2,535–2,554 → 2,589–2,649). Its depth runs over the taps
-//                    in the other order, so the bits differ from the gathering path's, the same
-//                    for every lane count still.
+//                    images/s, 2 lanes 2,535–2,554 → 2,589–2,649), split among lanes as that
+//                    layer's forward pass is. Its depth runs over the taps in the other order, so
+//                    the bits differ from the gathering path's, the same for every lane count still.
 //   filter gradient  dWᵀ[Cout/g, KH·KW·Cin/g] = dYᵀ[Cout/g, N·OH·OW] · patches[N·OH·OW, KH·KW·Cin/g]
 //                    (the patch matrix packed as B straight from the input, block by block).
 //                    Lanes split the taps, so every lane packs only its own patch columns.

@@ -33,8 +33,9 @@ package struct OutputGradientPanelSource: APanelSource, @unchecked Sendable {
     private func outputIndex(_ axis: AxisGeometry, input i: Int, tap t: Int) -> Int? {
         let numerator = i + axis.padBefore - t * axis.dilation
         if numerator < 0 { return nil }
-        // Stride 1 (the common case) needs no division: without the two per tap and pixel,
-        // seed-cnn trains 3-4 % faster (1,015-1,021 -> 1,034-1,054 images/s on 1 lane).
+        // Stride 1 needs no division: without the two per tap and pixel, seed-cnn trained 3-4 %
+        // faster (1,015-1,021 -> 1,034-1,054 images/s on 1 lane) when its input gradient came
+        // here; stride-1 layers that still do are grouped or padded wider than their kernel.
         if axis.stride == 1 { return numerator < axis.output ? numerator : nil }
         if numerator % axis.stride != 0 { return nil }
         let o = numerator / axis.stride

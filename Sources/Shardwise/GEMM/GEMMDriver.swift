@@ -22,7 +22,8 @@
 // GEMMs, 1×1 convolutions to few channels) and A's rows are contiguous, the
 // microkernel reads A's full tiles in place, rows at A's leading dimension, with
 // the same multiply-adds in the same order (so the same bits); only a last tile
-// short of MR rows is packed, since a full-height read would run past A's end.
+// short of MR rows is packed, since a full-height read would run past the block's
+// last row (past A's end, in the last block).
 //
 // The driver knows nothing of lanes: it computes exactly the rows and columns it
 // is given, with the workspace it is given. Sharding decides the ranges; layers

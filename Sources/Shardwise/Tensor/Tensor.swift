@@ -17,8 +17,7 @@ public struct Tensor: Sendable, Hashable {
     ///   `.sizeOverflow` when the element or byte count overflows `Int`,
     ///   `.elementCountMismatch` when `scalars.count` is not the product of `shape`.
     public init(shape: [Int], scalars: [Float]) throws(ShardwiseError) {
-        if shape.isEmpty { throw .rankMismatch(argument: "shape", expected: 1, actual: 0) }
-        let count = try CheckedSize.elementCount(of: shape, "shape")
+        let count = try Tensor.elementCount(of: shape)
         if count != scalars.count {
             throw .elementCountMismatch(argument: "scalars", expected: count, actual: scalars.count)
         }
@@ -30,8 +29,7 @@ public struct Tensor: Sendable, Hashable {
     ///
     /// - Throws: `ShardwiseError.nonPositiveSize` or `.sizeOverflow` as `init(shape:scalars:)`.
     public init(shape: [Int], repeating value: Float = 0) throws(ShardwiseError) {
-        if shape.isEmpty { throw .rankMismatch(argument: "shape", expected: 1, actual: 0) }
-        let count = try CheckedSize.elementCount(of: shape, "shape")
+        let count = try Tensor.elementCount(of: shape)
         self.shape = shape
         self.scalars = [Float](repeating: value, count: count)
     }
@@ -40,8 +38,7 @@ public struct Tensor: Sendable, Hashable {
     ///
     /// - Throws: `ShardwiseError.nonPositiveSize` or `.sizeOverflow` as `init(shape:scalars:)`.
     public init(shape: [Int], generator: (Int) -> Float) throws(ShardwiseError) {
-        if shape.isEmpty { throw .rankMismatch(argument: "shape", expected: 1, actual: 0) }
-        let count = try CheckedSize.elementCount(of: shape, "shape")
+        let count = try Tensor.elementCount(of: shape)
         self.shape = shape
         self.scalars = (0..<count).map(generator)
     }
@@ -53,8 +50,7 @@ public struct Tensor: Sendable, Hashable {
     /// - Throws: what `init(shape:repeating:)` throws, then what `body` throws.
     package init(shape: [Int], writingEveryElement body: (UnsafeMutableBufferPointer<Float>) throws(ShardwiseError)
                     -> Void) throws(ShardwiseError) {
-        if shape.isEmpty { throw .rankMismatch(argument: "shape", expected: 1, actual: 0) }
-        let count = try CheckedSize.elementCount(of: shape, "shape")
+        let count = try Tensor.elementCount(of: shape)
         var failure: ShardwiseError?
         let scalars = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             do throws(ShardwiseError) { try body(buffer) } catch { failure = error }
@@ -63,6 +59,13 @@ public struct Tensor: Sendable, Hashable {
         if let failure { throw failure }
         self.shape = shape
         self.scalars = scalars
+    }
+
+    /// The element count of a valid shape: at least one dimension, each at least one, the byte
+    /// count representable.
+    private static func elementCount(of shape: [Int]) throws(ShardwiseError) -> Int {
+        if shape.isEmpty { throw .rankMismatch(argument: "shape", expected: 1, actual: 0) }
+        return try CheckedSize.elementCount(of: shape, "shape")
     }
 
     /// The number of dimensions.
@@ -88,9 +91,9 @@ public struct Tensor: Sendable, Hashable {
     /// `body` must write every element of the new tensor.
     package func mapped(to shape: [Int], _ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>)
                             throws(ShardwiseError) -> Void) throws(ShardwiseError) -> Tensor {
-        try Tensor(shape: shape) { (target) throws(ShardwiseError) in
+        try Tensor(shape: shape, writingEveryElement: { (target) throws(ShardwiseError) in
             try withUnsafeBufferPointer { (source) throws(ShardwiseError) in try body(source, target) }
-        }
+        })
     }
 
     /// Throws `.rankMismatch` unless the tensor has `rank` dimensions.

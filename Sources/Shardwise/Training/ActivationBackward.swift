@@ -44,12 +44,13 @@ extension Activation {
         if outputGradient.shape != output.shape {
             throw .shapeMismatch(argument: "outputGradient", expected: output.shape, actual: outputGradient.shape)
         }
+        _ = try lanes.maximum()  // a bad lane count throws for every activation
         if self == .none { return outputGradient }
         let (lower, upper) = bounds
         let total = output.count, block = Activation.elementBlock
         // A new tensor written in the lanes' pass: a copy of `outputGradient` to overwrite would
         // cost a serial pass of its own (2.6 % of the caller's time in 2-lane training).
-        return try Tensor(shape: output.shape) { (g) throws(ShardwiseError) in
+        return try Tensor(shape: output.shape, writingEveryElement: { (g) throws(ShardwiseError) in
             try output.withUnsafeBufferPointer { (y) throws(ShardwiseError) in
                 try outputGradient.withUnsafeBufferPointer { (dy) throws(ShardwiseError) in
                     nonisolated(unsafe) let (y, dy, g) = (y.baseAddress!, dy.baseAddress!, g.baseAddress!)
@@ -64,7 +65,7 @@ extension Activation {
                     }
                 }
             }
-        }
+        })
     }
 
     /// Elements per unit of work when lanes share an element-wise pass (a multiple of every

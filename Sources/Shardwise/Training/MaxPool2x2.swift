@@ -34,20 +34,17 @@ public enum MaxPool2x2 {
     /// - Complexity: O(`input.count`), one pass.
     public static func forward(_ input: Tensor, lanes: Lanes = .automatic) throws(ShardwiseError) -> Tensor {
         let w = try windows(forInput: input.shape)
-        var output = try Tensor(shape: w.outputShape)
-        try input.withUnsafeBufferPointer { (x) throws(ShardwiseError) in
-            try output.withUnsafeMutableBufferPointer { (y) throws(ShardwiseError) in
-                nonisolated(unsafe) let (x, y) = (x.baseAddress!, y.baseAddress!)
-                try lanes.forEachRange(extent: w.windowRows, floatsPerUnit: w.inputFloatsPerWindowRow) { windowRows in
-                    w.forEach(windowRows: windowRows) { cells, pooled in
-                        forEachVectorChunk(w.channels) { c, count in
-                            firstMaximum(x, cells, c, count).value.store(to: y + pooled + c, count: count)
-                        }
+        // Every window writes its output: the storage need not be zeroed first.
+        return try input.mapped(to: w.outputShape) { (x, y) throws(ShardwiseError) in
+            nonisolated(unsafe) let (x, y) = (x.baseAddress!, y.baseAddress!)
+            try lanes.forEachRange(extent: w.windowRows, floatsPerUnit: w.inputFloatsPerWindowRow) { windowRows in
+                w.forEach(windowRows: windowRows) { cells, pooled in
+                    forEachVectorChunk(w.channels) { c, count in
+                        firstMaximum(x, cells, c, count).value.store(to: y + pooled + c, count: count)
                     }
                 }
             }
         }
-        return output
     }
 
     /// The backward of `forward`: each output's gradient goes to the cell the forward copied

@@ -33,6 +33,9 @@ func awkwardFloats(_ count: Int, _ rng: inout SeededGenerator, nanEvery: Int = 0
         let g = try Tensor(shape: [5], repeating: 2)
         #expect(try Activation.relu6.backward(output: y, outputGradient: g).scalars == [0, 2, 0, 0, 2])
         #expect(try Activation.none.backward(output: y, outputGradient: g) == g)
+        #expect(throws: ShardwiseError.nonPositiveSize(argument: "lanes", value: 0)) {
+            try Activation.none.backward(output: y, outputGradient: g, lanes: .fixed(0))
+        }
         #expect(throws: ShardwiseError.shapeMismatch(argument: "outputGradient", expected: [5], actual: [4])) {
             try Activation.relu.backward(output: y, outputGradient: try Tensor(shape: [4]))
         }
