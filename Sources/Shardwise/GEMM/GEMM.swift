@@ -46,7 +46,7 @@ public enum GEMM {
             func run(_ bT: UnsafeMutablePointer<Float>) throws(ShardwiseError) {
                 bView.transpose(depth: k, columns: n, into: bT, stride: stride)
                 try runSkinny(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, bT: bT, bStride: stride,
-                              c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
+                              c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes, transposedPerCall: true)
             }
             if n * stride <= Blocking.bBudget {
                 try WorkspaceCache.withBuffer(floats: n * stride, run)
@@ -81,7 +81,7 @@ public enum GEMM {
         let epilogue = Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation)
         if takesSkinnyPath(b: b, transposeA: transposeA), let bT = b.transposed {
             try runSkinny(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, bT: bT, bStride: b.transposedStride,
-                          c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes)
+                          c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes, transposedPerCall: false)
             return
         }
         let aView = StridedMatrix(base: a.baseAddress!, leadingDimension: lda, transposed: transposeA)
@@ -99,7 +99,7 @@ public enum GEMM {
         _ = try CheckedSize.elementCount(of: [m, b.depth], "a")
         _ = try CheckedSize.elementCount(of: [m, b.columns], "c")
         if takesSkinnyPath(b: b, transposeA: transposeA) {
-            return try skinnyPlan(m: m, n: b.columns, k: b.depth, lanes: lanes)
+            return try skinnyPlan(m: m, n: b.columns, k: b.depth, lanes: lanes, transposedPerCall: false)
         }
         return try Planner.plan(rows: m, columns: b.columns, depth: b.depth, lanes: lanes, packsB: false)
     }
@@ -123,10 +123,11 @@ public enum GEMM {
     }
 
     /// Runs the skinny (dot-product) path: lanes split the rows of A, which is read in place.
+    /// `transposedPerCall`: `bT` was just written by this thread (see `skinnyPlan`).
     static func runSkinny(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, bT: UnsafePointer<Float>,
                           bStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
-                          lanes: Lanes) throws(ShardwiseError) {
-        let plan = try skinnyPlan(m: m, n: n, k: k, lanes: lanes)
+                          lanes: Lanes, transposedPerCall: Bool) throws(ShardwiseError) {
+        let plan = try skinnyPlan(m: m, n: n, k: k, lanes: lanes, transposedPerCall: transposedPerCall)
         nonisolated(unsafe) let (aBase, cBase, bRows) = (a, c, bT)
         lanes.run(plan) { next in
             while let shard = next() {
@@ -137,10 +138,15 @@ public enum GEMM {
     }
 
     /// The skinny path's plan: rows of A only, cut at the dot-product kernel's 4-row blocks (at
-    /// MR = 12 rows, 32 rows split 24 + 8), nothing packed per lane.
-    static func skinnyPlan(m: Int, n: Int, k: Int, lanes: Lanes) throws(ShardwiseError) -> ShardPlan {
+    /// MR = 12 rows, 32 rows split 24 + 8), nothing packed per lane. A Bᵀ transposed per call is
+    /// handed from the caller to every other lane (`Planner.handoffPerSecond`): for the article's
+    /// dense layer as a plain GEMM that keeps the automatic plan on one lane, where 2 lanes ran
+    /// 0.6–1.1× of one; a layer's Bᵀ, packed once, is not charged.
+    static func skinnyPlan(m: Int, n: Int, k: Int, lanes: Lanes,
+                           transposedPerCall: Bool) throws(ShardwiseError) -> ShardPlan {
         try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false, aPackingCost: 0,
-                         allowsColumnSplit: false, rowUnit: SkinnyGEMM.blockRows)
+                         allowsColumnSplit: false, rowUnit: SkinnyGEMM.blockRows,
+                         handoffFloats: transposedPerCall ? n * k : 0)
     }
 
     /// The plan `multiply(transposeA:transposeB:m:n:k:…)` would use for an `m × n × k` product.
@@ -156,7 +162,9 @@ public enum GEMM {
         _ = try CheckedSize.elementCount(of: [m, k], "a")
         _ = try CheckedSize.elementCount(of: [k, n], "b")
         _ = try CheckedSize.elementCount(of: [m, n], "c")
-        if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) { return try skinnyPlan(m: m, n: n, k: k, lanes: lanes) }
+        if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) {
+            return try skinnyPlan(m: m, n: n, k: k, lanes: lanes, transposedPerCall: true)
+        }
         return try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: true)
     }
 

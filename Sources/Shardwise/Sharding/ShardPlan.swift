@@ -244,6 +244,11 @@ package enum Planner {
     /// Packing speed assumed by the model, elements/s, for a contiguous copy (calibrated on the
     /// 8×56×56×64 3×3 convolution: its 28.9 M packed elements cost about a millisecond).
     package static let packedPerSecond = 16e9
+    /// The speed, floats/s, at which a lane is assumed to read what the caller wrote just before
+    /// the lanes started (still in the caller's core's cache). Calibrated on GEMM 32×10×25088,
+    /// whose Bᵀ (1 MB) the caller transposes per call: in three of seven full runs its 2-lane
+    /// calls took 100–125 µs longer than in the others, and longer than its 1-lane calls.
+    package static let handoffPerSecond = 2.5e9
 
     /// Plans a GEMM-shaped output of `rows × columns` over `depth`.
     ///
@@ -255,10 +260,14 @@ package enum Planner {
     ///     depthwise kernel runs at about a tenth of it).
     ///   - rowUnit: the rows a kernel computes together, where row shards are cut (MR for the
     ///     outer-product microkernel).
+    ///   - handoffFloats: floats the caller writes just before the lanes start and every other
+    ///     lane then reads (a Bᵀ transposed per call), priced at `handoffPerSecond` once there is
+    ///     more than one lane.
     /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
                              aPackingCost: Double = 1, allowsColumnSplit: Bool = true,
-                             kernelSpeed: Double = 1, rowUnit: Int = Blocking.mr) throws(ShardwiseError) -> ShardPlan {
+                             kernelSpeed: Double = 1, rowUnit: Int = Blocking.mr,
+                             handoffFloats: Int = 0) throws(ShardwiseError) -> ShardPlan {
         let maximum = try lanes.maximum()
         let rowUnits = (rows + rowUnit - 1) / rowUnit
         let columnUnits = (columns + Blocking.nr - 1) / Blocking.nr
@@ -275,7 +284,8 @@ package enum Planner {
                 let myColumns = Double(Swift.min(columns, (columnUnits + columnParts - 1) / columnParts * Blocking.nr))
                 let flops = 2 * myRows * myColumns * Double(depth)
                 let packed = myRows * Double(depth) * aPackingCost + (packsB ? Double(depth) * myColumns : 0)
-                let seconds = flops / (flopsPerSecond * kernelSpeed) + packed / packedPerSecond + (count > 1 ? lanes.executor.startLatencySeconds : 0)
+                let handoff = count > 1 ? lanes.executor.startLatencySeconds + Double(handoffFloats) / handoffPerSecond : 0
+                let seconds = flops / (flopsPerSecond * kernelSpeed) + packed / packedPerSecond + handoff
                 estimates.append(PlanEstimate(strategy: strategy, lanes: count, rowParts: rowParts,
                                               columnParts: columnParts, flopsPerLane: flops, packedPerLane: packed,
                                               seconds: seconds))
