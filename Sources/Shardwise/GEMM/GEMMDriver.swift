@@ -244,13 +244,13 @@ private struct Macrokernel<A: APanelSource> {
         let phase = DepthPhase(first: k0 == 0, last: k0 + kc == depth)
         let mc = rows.count
         let inPlace = Blocking.readsAInPlace(columns: columns.count) ? a.rowsInPlace : nil
-        // In place, only a last tile short of MR rows is packed: a full one would read past A's end.
+        // In place, only a last tile short of MR rows is packed: a full one would read past the block.
         let packedFrom = inPlace == nil ? 0 : mc / mr * mr
         for ir in stride(from: packedFrom, to: mc, by: mr) {
             a.packMicropanel(row0: rows.lowerBound + ir, rows: Swift.min(mr, mc - ir), k0: k0, depth: kc,
                              into: workspace.aBlock + ir * Blocking.aPitch)
         }
-        var segment = PanelSegment(offset: k0, length: kc)
+        let segment = PanelSegment(offset: k0, length: kc)
         for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
             let bPanel = intoOnePanel ? bBlock : bBlock + ((jr - columns.lowerBound) / nr) * nr * kc
             let n = Swift.min(nr, columns.upperBound - jr)
@@ -260,7 +260,7 @@ private struct Macrokernel<A: APanelSource> {
                                     ldc: ldc, column0: jr, epilogue: epilogue, phase: phase)
             }
             if let inPlace {
-                withUnsafePointer(to: &segment) { segment in
+                withUnsafePointer(to: segment) { segment in
                     for ir in stride(from: 0, to: packedFrom, by: mr) {
                         Blocking.microkernel(segments: UnsafeBufferPointer(start: segment, count: 1),
                                              a: inPlace.base + (rows.lowerBound + ir) * inPlace.pitch,

@@ -54,6 +54,24 @@ func checkGEMM(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: In
     return nil
 }
 
+/// The bits of `C = A · B` (row-major, A and B random from `seed`, C poisoned with NaN) computed
+/// with each of `lanes`, in order.
+func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[UInt32]] {
+    var rng = SeededGenerator(seed: seed)
+    let a = rng.floats(m * k), b = rng.floats(k * n)
+    return try lanes.map { lanes in
+        var c = [Float](repeating: .nan, count: m * n)
+        try a.withUnsafeBufferPointer { a in
+            try b.withUnsafeBufferPointer { b in
+                try c.withUnsafeMutableBufferPointer { c in
+                    try GEMM.multiply(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n, lanes: lanes)
+                }
+            }
+        }
+        return c.map(\.bitPattern)
+    }
+}
+
 @Suite struct GEMMTests {
     @Test func everyTailAroundTheRegisterTile() throws {
         let mr = 12, nr = 32  // the largest tile of any target; smaller tiles are covered too
@@ -152,21 +170,8 @@ func checkGEMM(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: In
     /// The skinny path's output is bitwise the same at every lane count (its row shards fall on
     /// 4-row blocks, and each output's sum is reduced in one fixed order).
     @Test func skinnyPathGivesTheSameBitsAtEveryLaneCount() throws {
-        var rng = SeededGenerator(seed: 5)
-        let (m, n, k) = (37, 10, 777)
-        let a = rng.floats(m * k), b = rng.floats(k * n)
-        var results: [[UInt32]] = []
-        for lanes in [Lanes.serial] + (1...(2 * Lanes.processorCount + 1)).map({ Lanes.fixed($0) }) {
-            var c = [Float](repeating: .nan, count: m * n)
-            try a.withUnsafeBufferPointer { a in
-                try b.withUnsafeBufferPointer { b in
-                    try c.withUnsafeMutableBufferPointer { c in
-                        try GEMM.multiply(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n, lanes: lanes)
-                    }
-                }
-            }
-            results.append(c.map(\.bitPattern))
-        }
+        let lanes = [Lanes.serial] + (1...(2 * Lanes.processorCount + 1)).map { Lanes.fixed($0) }
+        let results = try gemmBits(m: 37, n: 10, k: 777, seed: 5, lanes: lanes)
         #expect(results.allSatisfy { $0 == results[0] })
         #expect(!results[0].contains(Float.nan.bitPattern))
     }

@@ -81,21 +81,8 @@ struct ThreadPerLaneExecutor: LaneExecutor {
     }
 
     @Test func gemmGivesTheSameBitsWhoeverClaimsTheShards() throws {
-        var rng = SeededGenerator(seed: 62)
-        let (m, n, k) = (131, 97, 75)
-        let a = rng.floats(m * k), b = rng.floats(k * n)
-        var results: [[UInt32]] = []
-        for lanes in [Lanes.serial, .fixed(4).using(OneAfterAnotherExecutor()), .fixed(3).using(LateStartExecutor())] {
-            var c = [Float](repeating: .nan, count: m * n)
-            try a.withUnsafeBufferPointer { a in
-                try b.withUnsafeBufferPointer { b in
-                    try c.withUnsafeMutableBufferPointer { c in
-                        try GEMM.multiply(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n, lanes: lanes)
-                    }
-                }
-            }
-            results.append(c.map(\.bitPattern))
-        }
+        let lanes = [Lanes.serial, .fixed(4).using(OneAfterAnotherExecutor()), .fixed(3).using(LateStartExecutor())]
+        let results = try gemmBits(m: 131, n: 97, k: 75, seed: 62, lanes: lanes)
         #expect(results.allSatisfy { $0 == results[0] })
         #expect(!results[0].contains(Float.nan.bitPattern))
     }
