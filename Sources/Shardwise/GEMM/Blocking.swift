@@ -76,10 +76,26 @@ package enum Blocking {
     /// such pitches still gain: 4096×64×1024 248 against 193–214 packed, 4096×64×2048 232 against
     /// 166–173, a dense 512×1024→64 255 against 230.
     package static func readsAInPlace(columns: Int) -> Bool {
-        columns <= 8 * nr
+        columns <= inPlaceColumns
     }
+    /// The widest block of C whose A tiles the microkernel reads in place: 8 B micropanels.
+    package static let inPlaceColumns = 8 * nr
     /// The narrowest whole-depth B strip worth packing (narrower: BLIS's KC × NC blocks).
     package static let minimumWholeDepthColumns = 4 * nr
+
+    /// Columns of each whole-depth strip of a per-call B (the JC step) for a product of depth
+    /// `depth`: as many as the B budget holds, or, when A's rows can be read in place, at most
+    /// `inPlaceColumns`. Narrow strips trade A packing for B locality: the strip (K × 256 floats,
+    /// 768 KB at K = 768) is written to and read from L2 rather than L3, and A is read in place, once
+    /// per strip, rather than packed once per row block. Measured on 1 lane, 3 interleaved runs,
+    /// against strips of the whole budget: 512×3072×768 224–233 → 246–257 GFLOP/s, 2048³ 227–250 →
+    /// 247–251, 1536³ 232–247 → 251–259, 1000³ and 3072×768×512 1–4 % faster, 256³ level. Strips of
+    /// 128 and 192 columns measured level with 256. Pre-packed weights (1×1 convolutions, dense
+    /// layers) gained nothing from the same strips: their B is never written per call.
+    package static func wholeDepthStripColumns(depth: Int, readsAInPlace: Bool) -> Int {
+        let fits = bBudget / depth / nr * nr
+        return readsAInPlace ? Swift.min(fits, inPlaceColumns) : fits
+    }
 
     /// The depth of each KC block for a product of depth `depth`: the whole of K up to KC, else
     /// blocks of at most `deepKC`, as equal as possible (2048 = 683 + 683 + 682, not 1024 + 1024).

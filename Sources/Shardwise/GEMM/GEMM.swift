@@ -114,7 +114,7 @@ public enum GEMM {
         if takesSkinnyPath(b: b, transposeA: transposeA) {
             return plan.laneCount * SkinnyGEMM.workspaceFloats(columns: b.columns) * MemoryLayout<Float>.stride
         }
-        return workspaceBytes(plan: plan, depth: b.depth, packsB: false)
+        return workspaceBytes(plan: plan, depth: b.depth, packsB: false, readsAInPlace: false)
     }
 
     /// Whether a multiply with this pre-packed B reads A in place on the dot-product path.
@@ -181,18 +181,19 @@ public enum GEMM {
             let floats = n * SkinnyGEMM.transposedStride(depth: k) + plan.laneCount * SkinnyGEMM.workspaceFloats(columns: n)
             return floats * MemoryLayout<Float>.stride
         }
-        return workspaceBytes(plan: plan, depth: k, packsB: true)
+        return workspaceBytes(plan: plan, depth: k, packsB: true, readsAInPlace: !transposeA)
     }
 
     /// Runs `plan`: each lane computes the blocks of C it claims, with its own workspace.
     package static func run<A: APanelSource & Sendable>(plan: ShardPlan, depth: Int, a: A, b: BOperand,
                                                         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                                                         lanes: Lanes) {
-        let packsB = b.packsPerCall
+        let packsB = b.packsPerCall, readsAInPlace = a.rowsInPlace != nil
         nonisolated(unsafe) let c = c
         let (rows, columns) = plan.largestShard
         lanes.run(plan) { next in
-            GEMMWorkspace.withWorkspace(rows: rows, columns: columns, depth: depth, packsB: packsB) { workspace in
+            GEMMWorkspace.withWorkspace(rows: rows, columns: columns, depth: depth, packsB: packsB,
+                                        readsAInPlace: readsAInPlace) { workspace in
                 while let shard = next() {
                     gemmRange(rows: shard.rows, columns: shard.columns, depth: depth, a: a, b: b, c: c, ldc: ldc,
                               epilogue: epilogue, workspace: workspace)
@@ -230,9 +231,11 @@ public enum GEMM {
         if buffer < span { throw .bufferTooShort(argument: name, required: span, actual: buffer) }
     }
 
-    /// Bytes of workspace one call allocates, summed over the lanes of its plan.
-    package static func workspaceBytes(plan: ShardPlan, depth: Int, packsB: Bool) -> Int {
+    /// Bytes of workspace one call allocates, summed over the lanes of its plan; `readsAInPlace`
+    /// when A's rows can be read in place (a row-major A, not transposed).
+    package static func workspaceBytes(plan: ShardPlan, depth: Int, packsB: Bool, readsAInPlace: Bool) -> Int {
         let (rows, columns) = plan.largestShard
-        return plan.laneCount * GEMMWorkspace.byteCount(rows: rows, columns: columns, depth: depth, packsB: packsB)
+        return plan.laneCount * GEMMWorkspace.byteCount(rows: rows, columns: columns, depth: depth, packsB: packsB,
+                                                        readsAInPlace: readsAInPlace)
     }
 }

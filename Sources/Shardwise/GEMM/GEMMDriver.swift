@@ -23,7 +23,10 @@
 // microkernel reads A's full tiles in place, rows at A's leading dimension, with
 // the same multiply-adds in the same order (so the same bits); only a last tile
 // short of MR rows is packed, since a full-height read would run past the block's
-// last row (past A's end, in the last block).
+// last row (past A's end, in the last block). A B packed per call then goes in
+// strips of that width (`Blocking.wholeDepthStripColumns`): each strip is written
+// to L2 and read from there by every row block, and A is read in place once per
+// strip instead of packed once per row block.
 //
 // The driver knows nothing of lanes: it computes exactly the rows and columns it
 // is given, with the workspace it is given. Sharding decides the ranges; layers
@@ -70,27 +73,31 @@ package struct GEMMWorkspace {
     package let bBlock: UnsafeMutablePointer<Float>?
     package let tile: UnsafeMutablePointer<Float>
 
-    /// The floats one lane needs for rows `m`, columns `n`, depth `k`.
-    package static func floatCount(rows m: Int, columns n: Int, depth k: Int, packsB: Bool) -> (a: Int, b: Int, tile: Int) {
+    /// The floats one lane needs for rows `m`, columns `n`, depth `k`; `readsAInPlace` when A's rows
+    /// can be read in place (B is then packed in narrower strips: `Blocking.wholeDepthStripColumns`).
+    package static func floatCount(rows m: Int, columns n: Int, depth k: Int, packsB: Bool,
+                                   readsAInPlace: Bool) -> (a: Int, b: Int, tile: Int) {
         let mr = Blocking.mr, nr = Blocking.nr
         let aRows = Swift.min(Blocking.mc, (m + mr - 1) / mr * mr)
         let a = aRows * Blocking.aPitch
-        // B for the whole depth or one KC × NC block (at most the B budget either way), plus
-        // one vector of slack for im2col's whole-vector copies.
-        let b = packsB ? Swift.min(Blocking.bBudget, k * ((n + nr - 1) / nr * nr)) + Vector.scalarCount : 0
+        // B for the whole depth of a strip or one KC × NC block (at most the B budget either way),
+        // plus one vector of slack for im2col's whole-vector copies.
+        let paddedColumns = (n + nr - 1) / nr * nr
+        let stripColumns = readsAInPlace ? Swift.min(paddedColumns, Blocking.inPlaceColumns) : paddedColumns
+        let b = packsB ? Swift.min(Blocking.bBudget, k * stripColumns) + Vector.scalarCount : 0
         return (a, b, mr * nr)
     }
 
     /// Bytes `withWorkspace` allocates for one lane.
-    package static func byteCount(rows m: Int, columns n: Int, depth k: Int, packsB: Bool) -> Int {
-        let f = floatCount(rows: m, columns: n, depth: k, packsB: packsB)
+    package static func byteCount(rows m: Int, columns n: Int, depth k: Int, packsB: Bool, readsAInPlace: Bool) -> Int {
+        let f = floatCount(rows: m, columns: n, depth: k, packsB: packsB, readsAInPlace: readsAInPlace)
         return (f.a + f.b + f.tile) * MemoryLayout<Float>.stride
     }
 
     /// Runs `body` with a workspace for one lane, carved from this thread's cached buffer.
-    package static func withWorkspace<R>(rows m: Int, columns n: Int, depth k: Int, packsB: Bool,
+    package static func withWorkspace<R>(rows m: Int, columns n: Int, depth k: Int, packsB: Bool, readsAInPlace: Bool,
                                          _ body: (GEMMWorkspace) throws -> R) rethrows -> R {
-        let f = floatCount(rows: m, columns: n, depth: k, packsB: packsB)
+        let f = floatCount(rows: m, columns: n, depth: k, packsB: packsB, readsAInPlace: readsAInPlace)
         return try WorkspaceCache.withBuffer(floats: f.a + f.b + f.tile) { base in
             try body(GEMMWorkspace(aBlock: base, bBlock: f.b > 0 ? base + f.a : nil, tile: base + f.a + f.b))
         }
@@ -181,7 +188,7 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
         }
     case .strided, .patches:
         let perPanel = b.packedPerMicropanel
-        let wholeDepthColumns = Blocking.bBudget / depth / nr * nr
+        let wholeDepthColumns = Blocking.wholeDepthStripColumns(depth: depth, readsAInPlace: a.rowsInPlace != nil)
         if wholeDepthColumns >= Blocking.minimumWholeDepthColumns {
             for jc in stride(from: columns.lowerBound, to: columns.upperBound, by: wholeDepthColumns) {
                 let jcEnd = Swift.min(jc + wholeDepthColumns, columns.upperBound)

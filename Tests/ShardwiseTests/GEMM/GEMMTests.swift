@@ -116,10 +116,13 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
     /// wide (only a last tile short of MR rows is packed), and packed beyond. On both sides of that
     /// limit, with full and short tiles, several depth blocks and a prime leading dimension, the
     /// result matches the reference and has the same bits as the packed path given the same A
-    /// stored transposed: the two ways of reading A do the same multiply-adds.
+    /// stored transposed: the two ways of reading A do the same multiply-adds. A wider C is
+    /// cut into strips of that width when A is read in place, and into one strip when it is
+    /// packed: the bits are the same either way (the widest case: two strips and a short one).
     @Test func aReadInPlaceOrPacked() throws {
-        let mr = Blocking.mr, widest = 8 * Blocking.nr
-        for (index, (m, n)) in [(mr, widest), (2 * mr + 5, widest + 1), (3 * mr - 1, widest - 5), (1, 40)].enumerated() {
+        let mr = Blocking.mr, widest = Blocking.inPlaceColumns
+        for (index, (m, n)) in [(mr, widest), (2 * mr + 5, widest + 1), (3 * mr - 1, widest - 5), (1, 40),
+                                (2 * mr + 7, 2 * widest + 9)].enumerated() {
             for k in [7, 2 * Blocking.deepKC + 3] {
                 let lanes: Lanes = index % 2 == 0 ? .serial : .fixed(3)
                 let failure = try checkGEMM(m: m, n: n, k: k, padA: 4, padC: 3, beta: index == 2 ? 0.5 : 0,
