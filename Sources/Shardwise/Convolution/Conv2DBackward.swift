@@ -117,6 +117,12 @@ extension Conv2D {
         return packed
     }
 
+    /// Whether `filterGradient` reads the patches in place rather than packing them: each group's
+    /// input channels are a whole number of B micropanels (see PatchColumns.swift).
+    package var readsFilterGradientPatchesInPlace: Bool {
+        PatchColumns.applies(channelsPerGroup: descriptor.inputChannelsPerGroup)
+    }
+
     /// The gradient of the loss with respect to the filter (HWIO, the filter's shape).
     ///
     /// - Parameters:
@@ -129,7 +135,8 @@ extension Conv2D {
         let d = descriptor
         let cout = d.outputChannelsPerGroup
         let taps = s.depth  // KH·KW·Cin/g: the columns of this GEMM
-        let plan = try Planner.plan(rows: cout, columns: taps, depth: s.rows, lanes: lanes, packsB: true)
+        let inPlace = readsFilterGradientPatchesInPlace
+        let plan = try Planner.plan(rows: cout, columns: taps, depth: s.rows, lanes: lanes, packsB: !inPlace)
         var transposed = [Float](repeating: 0, count: cout * taps)
         var gradient = try Tensor(shape: d.filter.shape)
         input.withUnsafeBufferPointer { x in
@@ -139,11 +146,17 @@ extension Conv2D {
                         for group in 0..<d.groups {
                             let a = StridedMatrix(base: dY.baseAddress! + group * cout, rowStride: 1,
                                                   columnStride: d.outputChannels)
-                            let patches = Im2ColPanelSource(input: x.baseAddress!, inputEnd: x.baseAddress! + x.count,
-                                                            geometry: s.geometry, inputChannels: d.inputChannels,
-                                                            channelOffset: group * d.inputChannelsPerGroup,
-                                                            runLength: d.inputChannelsPerGroup)
-                            GEMM.run(plan: plan, depth: s.rows, a: a, b: .patches(patches), c: dWt.baseAddress!,
+                            let channelOffset = group * d.inputChannelsPerGroup
+                            let b: BOperand = inPlace
+                                ? .patchesInPlace(PatchColumns(input: x.baseAddress!, geometry: s.geometry,
+                                                               inputChannels: d.inputChannels,
+                                                               channelOffset: channelOffset,
+                                                               runLength: d.inputChannelsPerGroup))
+                                : .patches(Im2ColPanelSource(input: x.baseAddress!, inputEnd: x.baseAddress! + x.count,
+                                                             geometry: s.geometry, inputChannels: d.inputChannels,
+                                                             channelOffset: channelOffset,
+                                                             runLength: d.inputChannelsPerGroup))
+                            GEMM.run(plan: plan, depth: s.rows, a: a, b: b, c: dWt.baseAddress!,
                                      ldc: taps, epilogue: Epilogue(), lanes: lanes)
                             for k in 0..<taps {
                                 for co in 0..<cout {

@@ -162,6 +162,25 @@ package enum Blocking {
     }
 }
 
+extension Blocking {
+    /// The microkernel of this target with B's rows read in place, in runs (the filter gradient's
+    /// patches): a tile with at most 6 wanted rows runs the 6-row kernel on AVX-512, as above. B's
+    /// micropanels are always full here (`PatchColumns` needs NR-aligned channel runs).
+    @inline(__always)
+    package static func microkernel(a: UnsafePointer<Float>, runs: UnsafeBufferPointer<BRowRun>, bPitch: Int,
+                                    tile: UnsafeMutablePointer<Float>, rows: Int) {
+        #if SHARDWISE_AVX512
+        if rows <= 6 {
+            microkernel6x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
+        } else {
+            microkernel12x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
+        }
+        #else
+        microkernel6x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
+        #endif
+    }
+}
+
 /// A run of depth that the in-place microkernel reads: steps `0 ..< length` at `offset + k`
 /// floats from each row's start.
 package struct PanelSegment: Sendable, Equatable {

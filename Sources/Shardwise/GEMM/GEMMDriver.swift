@@ -50,11 +50,15 @@ package enum BOperand: @unchecked Sendable {
     /// A convolution's patch matrix (rows: pixels, columns: taps), packed per block: the
     /// filter gradient's right-hand side.
     case patches(Im2ColPanelSource)
+    /// A convolution's patch matrix read in place, never packed (see PatchColumns.swift).
+    case patchesInPlace(PatchColumns)
 
     /// Whether each lane packs B blocks into its workspace.
     package var packsPerCall: Bool {
-        if case .packed = self { return false }
-        return true
+        switch self {
+        case .packed, .patchesInPlace: return false
+        case .strided, .patches: return true
+        }
     }
 
     /// Self, when B is packed a micropanel at a time during the first row block, each just before
@@ -170,7 +174,8 @@ enum WorkspaceCache {
 ///  - PC outside IC (BLIS's order): for a very deep B (the filter gradient's K is the pixel
 ///    count), B is packed one KC × NC block at a time.
 /// A B of patches is packed during the first row block, each micropanel just before its first
-/// use; a strided B a block at a time.
+/// use; a strided B a block at a time; patches read in place are never packed (IC outside PC,
+/// as for pre-packed weights).
 /// With a packed B, `columns.lowerBound` must be a multiple of NR.
 package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, depth: Int, a: A, b: BOperand,
                                         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
@@ -184,6 +189,13 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
                 let bBlock = packed.block(k0: pc) + (columns.lowerBound / nr) * nr * Swift.min(kc, depth - pc)
                 block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc, kc: Swift.min(kc, depth - pc),
                           columns: columns, bBlock: bBlock)
+            }
+        }
+    case .patchesInPlace(let patches):
+        for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
+            for pc in stride(from: 0, to: depth, by: kc) {
+                block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc, kc: Swift.min(kc, depth - pc),
+                          columns: columns, readingB: patches)
             }
         }
     case .strided, .patches:
@@ -253,18 +265,14 @@ private struct Macrokernel<A: APanelSource> {
         let inPlace = Blocking.readsAInPlace(columns: columns.count) ? a.rowsInPlace : nil
         // In place, only a last tile short of MR rows is packed: a full one would read past the block.
         let packedFrom = inPlace == nil ? 0 : mc / mr * mr
-        for ir in stride(from: packedFrom, to: mc, by: mr) {
-            a.packMicropanel(row0: rows.lowerBound + ir, rows: Swift.min(mr, mc - ir), k0: k0, depth: kc,
-                             into: workspace.aBlock + ir * Blocking.aPitch)
-        }
+        packA(rows: rows, from: packedFrom, k0: k0, kc: kc)
         let segment = PanelSegment(offset: k0, length: kc)
         for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
             let bPanel = intoOnePanel ? bBlock : bBlock + ((jr - columns.lowerBound) / nr) * nr * kc
             let n = Swift.min(nr, columns.upperBound - jr)
             packingB?.packBBlock(k0: k0, depth: kc, columns: jr..<(jr + n), into: UnsafeMutablePointer(mutating: bPanel))
             @inline(__always) func writeBack(ir: Int, rows tileRows: Int) {
-                Shardwise.writeBack(tile: workspace.tile, rows: tileRows, columns: n, c: c + (rows.lowerBound + ir) * ldc + jr,
-                                    ldc: ldc, column0: jr, epilogue: epilogue, phase: phase)
+                self.writeBack(row: rows.lowerBound + ir, rows: tileRows, column: jr, columns: n, phase: phase)
             }
             if let inPlace {
                 withUnsafePointer(to: segment) { segment in
@@ -286,11 +294,53 @@ private struct Macrokernel<A: APanelSource> {
     }
 }
 
+extension Macrokernel {
+    /// The block with B's rows read in place from `patches` (each micropanel as runs of rows, see
+    /// PatchColumns.swift) against A's packed micropanels.
+    @inline(__always)
+    func run(rows: Range<Int>, k0: Int, kc: Int, columns: Range<Int>, readingB patches: PatchColumns) {
+        let mr = Blocking.mr, nr = Blocking.nr
+        let phase = DepthPhase(first: k0 == 0, last: k0 + kc == depth)
+        packA(rows: rows, from: 0, k0: k0, kc: kc)
+        withUnsafeTemporaryAllocation(of: BRowRun.self, capacity: kc) { runs in
+            for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
+                let count = patches.runs(column0: jr, k0: k0, depth: kc, into: runs.baseAddress!)
+                for ir in stride(from: 0, to: rows.count, by: mr) {
+                    let tileRows = Swift.min(mr, rows.count - ir)
+                    Blocking.microkernel(a: workspace.aBlock + ir * Blocking.aPitch,
+                                         runs: UnsafeBufferPointer(rebasing: runs[..<count]), bPitch: patches.pitch,
+                                         tile: workspace.tile, rows: tileRows)
+                    writeBack(row: rows.lowerBound + ir, rows: tileRows, column: jr, columns: nr, phase: phase)
+                }
+            }
+        }
+    }
+
+    /// Packs A's micropanels for block rows `first ..< rows.count` (a multiple of MR from the block's
+    /// start) over depth `k0 ..< k0 + kc` into the workspace's A block.
+    @inline(__always)
+    func packA(rows: Range<Int>, from first: Int, k0: Int, kc: Int) {
+        let mr = Blocking.mr
+        for ir in stride(from: first, to: rows.count, by: mr) {
+            a.packMicropanel(row0: rows.lowerBound + ir, rows: Swift.min(mr, rows.count - ir), k0: k0, depth: kc,
+                             into: workspace.aBlock + ir * Blocking.aPitch)
+        }
+    }
+
+    /// Writes the workspace's tile to C's `rows × columns` block at (`row`, `column`).
+    @inline(__always)
+    func writeBack(row: Int, rows: Int, column: Int, columns: Int, phase: DepthPhase) {
+        Shardwise.writeBack(tile: workspace.tile, rows: rows, columns: columns, c: c + row * ldc + column,
+                            ldc: ldc, column0: column, epilogue: epilogue, phase: phase)
+    }
+}
+
 extension BOperand {
     /// Packs B[k0 ..< k0 + depth, columns] as consecutive NR-wide micropanels at `block`.
     func packBBlock(k0: Int, depth: Int, columns: Range<Int>, into block: UnsafeMutablePointer<Float>) {
         switch self {
         case .packed: preconditionFailure("pre-packed weights are never repacked")
+        case .patchesInPlace: preconditionFailure("patches read in place are never packed")
         case .strided(let matrix): matrix.packBBlock(k0: k0, depth: depth, columns: columns, into: block)
         case .patches(let patches): patches.packBBlock(k0: k0, depth: depth, columns: columns, into: block)
         }

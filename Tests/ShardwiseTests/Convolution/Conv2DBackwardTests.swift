@@ -177,6 +177,40 @@ func checkDense(inputShape: [Int], outputs: Int, bias: Bool, activation: Activat
         }
     }
 
+    /// With each group's input channels a multiple of NR, the filter gradient reads the patches in
+    /// place, in runs that leave out the taps in the padding: seed-cnn's second layer over two depth
+    /// blocks, strides (2, and 2×1 under VALID), asymmetric explicit padding, dilation, a kernel
+    /// larger than the input (taps with no run at all), two groups. Against the reference, bitwise
+    /// across lane counts.
+    @Test func filterGradientReadsPatchesInPlace() throws {
+        let nr = Blocking.nr
+        func gradientCase(_ batch: Int, _ height: Int, _ width: Int, _ cin: Int, _ cout: Int, kernel: Size2D,
+                          strides: Size2D = Size2D(1), dilations: Size2D = Size2D(1), padding: Padding = .same,
+                          groups: Int = 1) -> ConvCase {
+            var c = ConvCase()
+            c.batch = batch; c.height = height; c.width = width; c.inputChannels = cin; c.outputChannels = cout
+            c.kernel = kernel; c.strides = strides; c.dilations = dilations; c.padding = padding; c.groups = groups
+            return c
+        }
+        let cases = [
+            gradientCase(2, 28, 28, nr, 32, kernel: Size2D(5)),
+            gradientCase(1, 9, 8, 2 * nr, 5, kernel: Size2D(3), strides: Size2D(2),
+                         padding: .explicit(top: 2, bottom: 0, left: 1, right: 3)),
+            gradientCase(2, 7, 10, nr, 13, kernel: Size2D(height: 3, width: 2), dilations: Size2D(2)),
+            gradientCase(3, 3, 3, nr, 7, kernel: Size2D(5)),
+            gradientCase(1, 6, 9, 2 * nr, 6, kernel: Size2D(3), groups: 2),
+            gradientCase(2, 11, 6, nr, 3, kernel: Size2D(height: 2, width: 3), strides: Size2D(height: 2, width: 1),
+                         padding: .valid),
+        ]
+        #expect(28 * 28 * 2 > Blocking.kc)  // the first case's depth needs two blocks
+        for (index, c) in cases.enumerated() {
+            var rng = SeededGenerator(seed: 1)
+            #expect(try Conv2D(try c.descriptor(&rng)).readsFilterGradientPatchesInPlace, "\(c)")
+            let failure = try checkConvGradients(c, seed: UInt64(800 + index), lanes: [.serial, .fixed(2), .fixed(3)])
+            #expect(failure == nil, "\(failure ?? "")")
+        }
+    }
+
     @Test func wrongGradientShapeThrows() throws {
         var rng = SeededGenerator(seed: 1)
         let layer = try Conv2D(try ConvCase().descriptor(&rng))

@@ -93,3 +93,12 @@ package func microkernel6x2V(segments: UnsafeBufferPointer<PanelSegment>, a: Uns
                              b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
     Tile6x2V.product(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
 }
+
+/// Computes a 6 × NR tile of `a · b` where A is a packed panel and B's rows are read in place,
+/// in runs (see `RegisterTile.product(a:runs:bPitch:tile:)`). Optimized for size, as the form
+/// that reads A in place.
+@inline(never) @_optimize(size)
+package func microkernel6x2V(a: UnsafePointer<Float>, runs: UnsafeBufferPointer<BRowRun>, bPitch: Int,
+                             tile: UnsafeMutablePointer<Float>) {
+    Tile6x2V.product(a: a, runs: runs, bPitch: bPitch, tile: tile)
+}

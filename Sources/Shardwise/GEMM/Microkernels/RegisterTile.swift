@@ -7,7 +7,11 @@
 //  - packed panels: A at the fixed pitch `Blocking.aPitch`, depth contiguous;
 //  - A read in place: rows at a run-time pitch, the depth as runs at offsets (a
 //    convolution's kernel rows in a zero-padded band; see PaddedBand.swift).
-// Both do the same multiply-adds in the same order, so they give the same bits.
+//  - B read in place: A from a packed panel, B's rows at a run-time pitch in runs
+//    that skip the depth steps whose B row is all zeros (the filter gradient's
+//    patches, read from the input itself; see PatchColumns.swift).
+// The first two do the same multiply-adds in the same order, so they give the same
+// bits; the third leaves out only products with a zero row of B.
 
 /// The accumulators of one register tile: MR rows of NR floats.
 protocol RegisterTile {
@@ -36,29 +40,67 @@ extension RegisterTile {
     /// The tile of `a · b` with A read in place: row i at step k of segment s is
     /// `a[i · pitch + segments[s].offset + k]`, the segments in order; B is packed over their
     /// total depth. There must be at least one segment, and every segment at least one step
-    /// long. One flat loop: nested per segment, LLVM spilled at every segment's end (the
-    /// article's first convolution layer: 136 against 164 GFLOP/s like this).
+    /// long.
     @inline(__always)
     static func product(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
                         b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
+        product(runs: segments.count, aPitch: pitch, bStep: Blocking.nr, tile: tile) { s in
+            (a + segments[s].offset, s == 0 ? b : nil, segments[s].length)
+        }
+    }
+
+    /// The tile of `a · b` with B read in place: run s covers A's depth steps
+    /// `runs[s].aOffset ..< runs[s].aOffset + runs[s].length` (a packed panel at `Blocking.aPitch`)
+    /// against B rows `runs[s].b + k · bPitch`. Steps no run covers are left out (B's rows there
+    /// are zero); with no runs the tile is zero.
+    @inline(__always)
+    static func product(a: UnsafePointer<Float>, runs: UnsafeBufferPointer<BRowRun>, bPitch: Int,
+                        tile: UnsafeMutablePointer<Float>) {
+        if runs.isEmpty {
+            Self().store(to: tile)
+            return
+        }
+        product(runs: runs.count, aPitch: Blocking.aPitch, bStep: bPitch, tile: tile) { s in
+            (a + runs[s].aOffset, runs[s].b, runs[s].length)
+        }
+    }
+
+    /// The loop behind both in-place forms: `count` runs (at least one), run s reading A's row 0 at
+    /// `run(s).a + k` (rows `aPitch` apart) and B's row at `run(s).b + k · bStep`, or, where
+    /// `run(s).b` is nil, B continuing where the last run left it. One flat loop: nested per run,
+    /// LLVM spilled at every run's end (the article's first convolution layer: 136 against 164
+    /// GFLOP/s like this).
+    @inline(__always)
+    private static func product(runs count: Int, aPitch: Int, bStep: Int, tile: UnsafeMutablePointer<Float>,
+                                run: (Int) -> (a: UnsafePointer<Float>, b: UnsafePointer<Float>?, length: Int)) {
         var accumulators = Self()
-        let step = Blocking.nr * MemoryLayout<Float>.stride
-        var b = UnsafeRawPointer(b)
-        var segment = 0
-        var row = a + segments[0].offset
-        var left = segments[0].length
+        var index = 0
+        var (row, start, left) = run(0)
+        var b = UnsafeRawPointer(start!)
+        let step = bStep * MemoryLayout<Float>.stride
         while true {
-            accumulators.update(a: row, pitch: pitch, b: b)
+            accumulators.update(a: row, pitch: aPitch, b: b)
             b += step
             row += 1
             left -= 1
             if left == 0 {
-                segment += 1
-                if segment == segments.count { break }
-                row = a + segments[segment].offset
-                left = segments[segment].length
+                index += 1
+                if index == count { break }
+                (row, start, left) = run(index)
+                if let start { b = UnsafeRawPointer(start) }
             }
         }
         accumulators.store(to: tile)
     }
+}
+
+/// A run of depth steps whose B rows are read in place: A's steps `aOffset ..< aOffset + length`
+/// of a packed panel against B rows at `b`, `b + bPitch`, … (at least one step).
+package struct BRowRun {
+    /// The run's first depth step, from the panel's first.
+    package var aOffset: Int
+    /// B's row at the run's first step.
+    package var b: UnsafePointer<Float>
+    /// Depth steps in the run.
+    package var length: Int
 }
