@@ -8,17 +8,18 @@
 //
 // With a height stride of 1 the patches need no gathering if the input is laid
 // out right. Copy input rows, zero-padded on both sides to a width Wp (a multiple
-// of the width stride sw), into a band buffer, and number the band's output
-// pixels on a virtual grid Wv = Wp / sw wide. Virtual pixel q then reads, at tap
-// (kh, kw) and channel c,
+// of the width stride sw), into a band buffer, and number the band's positions
+// on a virtual grid Wv = Wp / sw wide. Output pixel (r, ow) of the band, at
+// virtual position q = r·Wv + ow, then reads, at tap (kh, kw) and channel c,
 //
 //     band[q · sw·Cin  +  kh·dh·Wp·Cin + kw·dw·Cin + c]
 //
-// an affine function of q: the rows of A sit at a constant pitch (sw·Cin), and
-// depth step k = (kh, kw, c) at a fixed offset. The microkernel's in-place form
-// reads exactly that (one offset-table load per step, beside 24 multiply-adds),
-// so the only copy is the band itself: each input float once per band, instead
-// of KH·KW times.
+// so each row of A starts at its own place in the band, and depth step
+// k = (kh, kw, c) lies at a fixed offset from it. The microkernel's in-place form
+// reads exactly that: a table of MR row pointers per tile, the depth as KH runs
+// of KW·Cin floats (one offset-table load per run, beside 24 multiply-adds per
+// step). The only copy is the band itself: each input float once per band,
+// instead of KH·KW times.
 //
 // A height stride sh > 1 breaks that: consecutive output rows start sh input
 // rows apart, not one. So the band is then written as KH phases, phase kh
@@ -27,9 +28,13 @@
 // segment starts at phase kh instead of kh·dh rows down. Each input float is
 // copied about KH/sh times rather than once, still far fewer than im2col's KH·KW.
 //
-// The cost is the virtual pixels past the output width: Wv − OW of every Wv are
-// computed and never written (4 of 32 on a 28-wide SAME 5×5 layer). So the band
-// is used only where that waste is small and packing is dear (`PaddedBand.init`).
+// A tile is MR consecutive output pixels, so it may span two output rows. (Rows
+// at one pitch, sw·Cin, would be simpler, but a tile would then include the
+// Wv − OW virtual positions past each output row, computed and never written:
+// 4 of 32 on a 28-wide SAME 5×5 layer. With the table, 1 lane, two interleaved
+// runs: the article's two layers 153–171 → 190 and 219–228 → 253–259 GFLOP/s,
+// 1×56×56×64 3×3 242–247 → 255–260, 8×56×56×64 242–248 → 259–260, the 7×7
+// stride-2 stem 233–239 → 244–245.)
 //
 // Bounded memory: a band holds R output rows (R + (KH−1)·dh input rows, or KH
 // phases of R rows), with R chosen to fit `budgetBytes`; when even one output
@@ -43,7 +48,7 @@ struct PaddedBand: Sendable {
     let channels: Int
     /// Floats per padded band row: `Wp · Cin`, with Wp a multiple of the width stride.
     let rowFloats: Int
-    /// Output pixels per band row, including the virtual ones past the output width.
+    /// Positions per band row on the virtual grid (`Wp / sw`, at least the output width).
     let virtualWidth: Int
     /// Output rows per band at most.
     let bandRows: Int
@@ -53,8 +58,6 @@ struct PaddedBand: Sendable {
     /// The depth as segments of a patch row, relative to the row's first float: one per kernel
     /// row (KW·Cin contiguous floats) when the width is undilated, one per tap otherwise.
     let segments: [PanelSegment]
-    /// Floats after a band's rows that a tile's virtual pixels may read (kept zero).
-    let slack: Int
 
     /// The size a band aims for: half of this machine's 1 MiB L2 per core.
     static let budgetBytes = 512 << 10
@@ -67,8 +70,8 @@ struct PaddedBand: Sendable {
     static let shortKernelRow = 32
 
     /// The band layout for a convolution, or nil where packing is the better (or the only) way:
-    /// one group, one depth block, at most two filter panels to amortize a packed panel over, at
-    /// most one virtual pixel in six wasted, and a one-row band that fits. Under a height stride,
+    /// one group, one depth block, at most two filter panels to amortize a packed panel over, and
+    /// a one-row band that fits. Under a height stride,
     /// also short kernel rows (`shortKernelRow`), as in an image's stem. (Up to eight panels,
     /// as the GEMM reads A in place: 1×56×56×32 3×3 → 96 3 % faster, but 1×28×28×128 → 128 2 %
     /// and 8×28×28×64 → 256 5 % slower, 1 lane.)
@@ -82,7 +85,6 @@ struct PaddedBand: Sendable {
             .allSatisfy({ $0 < budgetFloats }) else { return nil }
         let paddedWidth = (w.padBefore + w.input + w.padAfter + w.stride - 1) / w.stride * w.stride
         let virtualWidth = paddedWidth / w.stride
-        guard (virtualWidth - w.output) * 6 <= virtualWidth else { return nil }
         let rowFloats = paddedWidth * cin
         let haloRows = (h.kernel - 1) * h.dilation
         let fittingRows = h.stride == 1 ? budgetFloats / rowFloats - haloRows : budgetFloats / rowFloats / h.kernel
@@ -104,13 +106,11 @@ struct PaddedBand: Sendable {
                              length: cin)
             }
         }
-        // The last tile may start at the band's last virtual pixel and read MR rows past it.
-        slack = (Blocking.mr * w.stride + (w.kernel - 1) * w.dilation + 1) * cin
     }
 
-    /// Floats of workspace one lane needs: a band, its slack and a tile.
+    /// Floats of workspace one lane needs: a band and a tile.
     var workspaceFloats: Int {
-        filledRows * rowFloats + slack + Blocking.mr * Blocking.nr
+        filledRows * rowFloats + Blocking.mr * Blocking.nr
     }
 
     /// Computes output pixels `pixels` (flattened n, oh, ow), channels `columns`, one band at a
@@ -125,57 +125,52 @@ struct PaddedBand: Sendable {
         let pitch = w.stride * channels
         let panels = filter.block(k0: 0)
         let phase = DepthPhase(first: true, last: true)
-        // A band-relative pixel's index on the virtual grid.
-        func virtual(_ pixel: Int) -> Int { pixel / w.output * virtualWidth + pixel % w.output }
         segments.withUnsafeBufferPointer { segments in
-            var pixel = pixels.lowerBound
-            while pixel < pixels.upperBound {
-                let image = pixel / plane
-                let firstRow = (pixel % plane) / w.output
-                // Up to the shard's last pixel's row: a shard may end inside an image.
-                let lastRow = (Swift.min(pixels.upperBound, (image + 1) * plane) - 1 - image * plane) / w.output
-                let rows = Swift.min(bandRows, lastRow + 1 - firstRow)
-                let bandStart = image * plane + firstRow * w.output
-                let bandEnd = Swift.min(pixels.upperBound, bandStart + rows * w.output)
-                fill(workspace, image: input + image * h.input * w.input * channels, firstRow: firstRow, rows: rows)
-                let first = virtual(pixel - bandStart), end = virtual(bandEnd - 1 - bandStart) + 1
-                // BLIS's order over an MC-pixel block: each filter panel stays in L1 for all its tiles.
-                for block in stride(from: first, to: end, by: Blocking.mc) {
-                    let blockEnd = Swift.min(block + Blocking.mc, end)
-                    for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
-                        for q0 in stride(from: block, to: blockEnd, by: mr) {
-                            let count = Swift.min(mr, blockEnd - q0)
-                            Blocking.microkernel(segments: segments, a: workspace + q0 * pitch, pitch: pitch,
-                                                 b: panels + jr * filter.depth, tile: tile,
-                                                 columns: Swift.min(nr, columns.upperBound - jr))
-                            // Write back each run of real pixels: they are consecutive in the output
-                            // up to the end of an output row; the virtual ones after it are dropped.
-                            var i = 0
-                            while i < count {
-                                let row = (q0 + i) / virtualWidth, column = (q0 + i) % virtualWidth
-                                if column >= w.output {
-                                    i += virtualWidth - column
-                                    continue
-                                }
-                                let run = Swift.min(count - i, w.output - column)
-                                writeBack(tile: tile + i * nr, rows: run, columns: Swift.min(nr, columns.upperBound - jr),
-                                          c: output + (bandStart + row * w.output + column) * ldc + jr, ldc: ldc,
-                                          column0: jr, epilogue: epilogue, phase: phase)
-                                i += run
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc) { table in
+                var pixel = pixels.lowerBound
+                while pixel < pixels.upperBound {
+                    let image = pixel / plane
+                    let firstRow = (pixel % plane) / w.output
+                    // Up to the shard's last pixel's row: a shard may end inside an image.
+                    let lastRow = (Swift.min(pixels.upperBound, (image + 1) * plane) - 1 - image * plane) / w.output
+                    let rows = Swift.min(bandRows, lastRow + 1 - firstRow)
+                    let bandStart = image * plane + firstRow * w.output
+                    let bandEnd = Swift.min(pixels.upperBound, bandStart + rows * w.output)
+                    fill(workspace, image: input + image * h.input * w.input * channels, firstRow: firstRow, rows: rows)
+                    // BLIS's order over an MC-pixel block: each filter panel stays in L1 for all its tiles.
+                    for block in stride(from: pixel - bandStart, to: bandEnd - bandStart, by: Blocking.mc) {
+                        let blockEnd = Swift.min(block + Blocking.mc, bandEnd - bandStart)
+                        // Each pixel's patch row in the band: tiles run over output pixels only, across
+                        // output rows; a last tile short of MR pixels repeats its last one.
+                        var row = block / w.output, column = block % w.output
+                        for t in 0..<((blockEnd - block + mr - 1) / mr * mr) {
+                            table[t] = UnsafePointer(workspace + (row * virtualWidth + column) * pitch)
+                            if block + t + 1 < blockEnd {
+                                column += 1
+                                if column == w.output { (row, column) = (row + 1, 0) }
+                            }
+                        }
+                        for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
+                            let n = Swift.min(nr, columns.upperBound - jr)
+                            for q0 in stride(from: block, to: blockEnd, by: mr) {
+                                Blocking.microkernel(segments: segments, rows: table.baseAddress! + (q0 - block),
+                                                     b: panels + jr * filter.depth, tile: tile, columns: n)
+                                writeBack(tile: tile, rows: Swift.min(mr, blockEnd - q0), columns: n,
+                                          c: output + (bandStart + q0) * ldc + jr, ldc: ldc, column0: jr,
+                                          epilogue: epilogue, phase: phase)
                             }
                         }
                     }
+                    pixel = bandEnd
                 }
-                pixel = bandEnd
             }
         }
     }
 
     /// Writes the input rows that output rows `firstRow ..< firstRow + rows` of one image read into
-    /// `band`, zero-padded to `rowFloats` (rows outside the image are all zeros), then zeros the slack.
-    /// Under a height stride, phase kh's row t is input row (firstRow + t)·sh + kh·dh − padding; a
-    /// short last band's phases are zero for the rows past its own that its last tile's virtual
-    /// pixels can reach (the rest of each phase is never read).
+    /// `band`, zero-padded to `rowFloats` (rows outside the image are all zeros). Under a height
+    /// stride, phase kh's row t is input row (firstRow + t)·sh + kh·dh − padding, for the band's own
+    /// rows only (a short last band's other rows are never read).
     private func fill(_ band: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>, firstRow: Int, rows: Int) {
         let h = geometry.height, w = geometry.width
         let left = w.padBefore * channels, body = w.input * channels
@@ -192,17 +187,10 @@ struct PaddedBand: Sendable {
         if h.stride == 1 {
             let inputRows = rows + (h.kernel - 1) * h.dilation
             for t in 0..<inputRows { write(t, inputRow: h.inputIndex(output: firstRow, tap: 0) + t) }
-            (band + inputRows * rowFloats).update(repeating: 0, count: slack)
         } else {
-            // A tile ends at most MR − 1 virtual pixels past the last real one, and a virtual
-            // pixel's taps may run into the next padded row.
-            let reachable = Swift.min(bandRows, rows + (w.output + Blocking.mr) / virtualWidth + 1)
             for kh in 0..<h.kernel {
-                for t in 0..<reachable {
-                    write(kh * bandRows + t, inputRow: t < rows ? h.inputIndex(output: firstRow + t, tap: kh) : -1)
-                }
+                for t in 0..<rows { write(kh * bandRows + t, inputRow: h.inputIndex(output: firstRow + t, tap: kh)) }
             }
-            (band + filledRows * rowFloats).update(repeating: 0, count: slack)
         }
     }
 }

@@ -66,7 +66,7 @@ package enum Blocking {
     /// against 225 GFLOP/s; 4 MiB, over 6 interleaved runs, 227 against 239 at 2048³ (strips of
     /// 512 columns: A packed four times over) and level at 512×3072×768.
     package static let bBudget = kc * nc
-    /// Whether the microkernel reads A's full tiles in place (where A's rows are contiguous) for a block
+    /// Whether the microkernel reads A's tiles in place (where A's rows are contiguous) for a block
     /// of `columns` columns of C, rather than from packed micropanels: up to 8 B micropanels, where
     /// a packed A row would be reused too few times to repay its copy. Measured on 1 lane against
     /// packing every tile: 25088×32×800 160 → 198 GFLOP/s, 25088×32×25 168 → 206, 4096×64×300
@@ -142,22 +142,22 @@ package enum Blocking {
     }
 
     /// The microkernel of this target reading A in place: row i at step k of segment s is
-    /// `a[i · pitch + segments[s].offset + k]`; `b` is a packed micropanel of the segments' depth.
+    /// `rows[i][segments[s].offset + k]`; `b` is a packed micropanel of the segments' depth.
     /// A last panel with at most 16 wanted columns runs the 1-vector form on AVX-512, as above
     /// (1×56×56×64 3×3 → 48: 180 → 227 GFLOP/s; the article's first layer, whose one panel is
     /// full, level). (No 6-row tail form here: a band's tiles rarely end short, and with that
     /// branch in place the article's first layer, whose tiles never do, measured 5 % slower.)
     @inline(__always)
-    package static func microkernel(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
+    package static func microkernel(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
                                     b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>, columns: Int = nr) {
         #if SHARDWISE_AVX512
         if columns <= Vector.scalarCount {
-            microkernel12x1V(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+            microkernel12x1V(segments: segments, rows: rows, b: b, tile: tile)
         } else {
-            microkernel12x2V(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+            microkernel12x2V(segments: segments, rows: rows, b: b, tile: tile)
         }
         #else
-        microkernel6x2V(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+        microkernel6x2V(segments: segments, rows: rows, b: b, tile: tile)
         #endif
     }
 }

@@ -20,10 +20,11 @@
 // Packing A pays when each packed row is reused against many B micropanels. Where
 // few share it (a block of C at most 8 · NR columns wide: the article's layers as
 // GEMMs, 1×1 convolutions to few channels) and A's rows are contiguous, the
-// microkernel reads A's full tiles in place, rows at A's leading dimension, with
-// the same multiply-adds in the same order (so the same bits); only a last tile
-// short of MR rows is packed, since a full-height read would run past the block's
-// last row (past A's end, in the last block). A B packed per call then goes in
+// microkernel reads A's tiles in place, through a table of pointers to rows at
+// A's leading dimension, with the same multiply-adds in the same order (so the
+// same bits). A last tile short of MR rows repeats its last row's pointer: those
+// rows are computed and never written back, and nothing is read past A. A B
+// packed per call then goes in
 // strips of that width (`Blocking.wholeDepthStripColumns`): each strip is written
 // to L2 and read from there by every row block, and A is read in place once per
 // strip instead of packed once per row block.
@@ -263,32 +264,34 @@ private struct Macrokernel<A: APanelSource> {
         let phase = DepthPhase(first: k0 == 0, last: k0 + kc == depth)
         let mc = rows.count
         let inPlace = Blocking.readsAInPlace(columns: columns.count) ? a.rowsInPlace : nil
-        // In place, only a last tile short of MR rows is packed: a full one would read past the block.
-        let packedFrom = inPlace == nil ? 0 : mc / mr * mr
-        packA(rows: rows, from: packedFrom, k0: k0, kc: kc)
-        let segment = PanelSegment(offset: k0, length: kc)
-        for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
-            let bPanel = intoOnePanel ? bBlock : bBlock + ((jr - columns.lowerBound) / nr) * nr * kc
-            let n = Swift.min(nr, columns.upperBound - jr)
-            packingB?.packBBlock(k0: k0, depth: kc, columns: jr..<(jr + n), into: UnsafeMutablePointer(mutating: bPanel))
-            @inline(__always) func writeBack(ir: Int, rows tileRows: Int) {
-                self.writeBack(row: rows.lowerBound + ir, rows: tileRows, column: jr, columns: n, phase: phase)
-            }
+        if inPlace == nil { packA(rows: rows, k0: k0, kc: kc) }
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc) { table in
+            // In place, each tile reads its rows through a table of row pointers; a last tile short
+            // of MR rows repeats its last row (computed, never written back), so nothing is packed.
             if let inPlace {
-                withUnsafePointer(to: segment) { segment in
-                    for ir in stride(from: 0, to: packedFrom, by: mr) {
-                        Blocking.microkernel(segments: UnsafeBufferPointer(start: segment, count: 1),
-                                             a: inPlace.base + (rows.lowerBound + ir) * inPlace.pitch,
-                                             pitch: inPlace.pitch, b: bPanel, tile: workspace.tile, columns: n)
-                        writeBack(ir: ir, rows: mr)
-                    }
+                for i in 0..<((mc + mr - 1) / mr * mr) {
+                    table[i] = inPlace.base + (rows.lowerBound + Swift.min(i, mc - 1)) * inPlace.pitch
                 }
             }
-            for ir in stride(from: packedFrom, to: mc, by: mr) {
-                let tileRows = Swift.min(mr, mc - ir)
-                Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel,
-                                     tile: workspace.tile, rows: tileRows, columns: n)
-                writeBack(ir: ir, rows: tileRows)
+            withUnsafePointer(to: PanelSegment(offset: k0, length: kc)) { segment in
+                for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
+                    let bPanel = intoOnePanel ? bBlock : bBlock + ((jr - columns.lowerBound) / nr) * nr * kc
+                    let n = Swift.min(nr, columns.upperBound - jr)
+                    packingB?.packBBlock(k0: k0, depth: kc, columns: jr..<(jr + n),
+                                         into: UnsafeMutablePointer(mutating: bPanel))
+                    for ir in stride(from: 0, to: mc, by: mr) {
+                        let tileRows = Swift.min(mr, mc - ir)
+                        if inPlace != nil {
+                            Blocking.microkernel(segments: UnsafeBufferPointer(start: segment, count: 1),
+                                                 rows: table.baseAddress! + ir, b: bPanel, tile: workspace.tile,
+                                                 columns: n)
+                        } else {
+                            Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel,
+                                                 tile: workspace.tile, rows: tileRows, columns: n)
+                        }
+                        writeBack(row: rows.lowerBound + ir, rows: tileRows, column: jr, columns: n, phase: phase)
+                    }
+                }
             }
         }
     }
@@ -301,7 +304,7 @@ extension Macrokernel {
     func run(rows: Range<Int>, k0: Int, kc: Int, columns: Range<Int>, readingB patches: PatchColumns) {
         let mr = Blocking.mr, nr = Blocking.nr
         let phase = DepthPhase(first: k0 == 0, last: k0 + kc == depth)
-        packA(rows: rows, from: 0, k0: k0, kc: kc)
+        packA(rows: rows, k0: k0, kc: kc)
         withUnsafeTemporaryAllocation(of: BRowRun.self, capacity: kc) { runs in
             for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
                 let count = patches.runs(column0: jr, k0: k0, depth: kc, into: runs.baseAddress!)
@@ -316,12 +319,11 @@ extension Macrokernel {
         }
     }
 
-    /// Packs A's micropanels for block rows `first ..< rows.count` (a multiple of MR from the block's
-    /// start) over depth `k0 ..< k0 + kc` into the workspace's A block.
+    /// Packs A's micropanels for block `rows` over depth `k0 ..< k0 + kc` into the workspace's A block.
     @inline(__always)
-    func packA(rows: Range<Int>, from first: Int, k0: Int, kc: Int) {
+    func packA(rows: Range<Int>, k0: Int, kc: Int) {
         let mr = Blocking.mr
-        for ir in stride(from: first, to: rows.count, by: mr) {
+        for ir in stride(from: 0, to: rows.count, by: mr) {
             a.packMicropanel(row0: rows.lowerBound + ir, rows: Swift.min(mr, rows.count - ir), k0: k0, depth: kc,
                              into: workspace.aBlock + ir * Blocking.aPitch)
         }

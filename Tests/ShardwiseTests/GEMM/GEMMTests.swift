@@ -113,8 +113,8 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
     }
 
     /// A row-major A is read in place by the microkernel for blocks of C up to 8 · NR columns
-    /// wide (only a last tile short of MR rows is packed), and packed beyond. On both sides of that
-    /// limit, with full and short tiles, several depth blocks and a prime leading dimension, the
+    /// wide (a last tile short of MR rows repeats its last row), and packed beyond. On both sides
+    /// of that limit, with full and short tiles, several depth blocks and a prime leading dimension, the
     /// result matches the reference and has the same bits as the packed path given the same A
     /// stored transposed: the two ways of reading A do the same multiply-adds. A wider C is
     /// cut into strips of that width when A is read in place, and into one strip when it is

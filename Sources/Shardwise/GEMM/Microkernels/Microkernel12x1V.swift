@@ -18,22 +18,22 @@ struct Tile12x1V: RegisterTile {
     var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
     var c6 = Vector(), c7 = Vector(), c8 = Vector(), c9 = Vector(), c10 = Vector(), c11 = Vector()
 
-    /// One rank-1 update: row i gains `a[i · pitch] · b[0 ..< V]`.
+    /// One rank-1 update: row i gains `row(i) · b[0 ..< V]`.
     @inline(__always)
-    mutating func update(a: UnsafePointer<Float>, pitch: Int, b: UnsafeRawPointer) {
+    mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
         let b0 = b.loadUnaligned(as: Vector.self)
-        c0 = multiplyAdd(c0, Vector(repeating: a[0 * pitch]), b0)
-        c1 = multiplyAdd(c1, Vector(repeating: a[1 * pitch]), b0)
-        c2 = multiplyAdd(c2, Vector(repeating: a[2 * pitch]), b0)
-        c3 = multiplyAdd(c3, Vector(repeating: a[3 * pitch]), b0)
-        c4 = multiplyAdd(c4, Vector(repeating: a[4 * pitch]), b0)
-        c5 = multiplyAdd(c5, Vector(repeating: a[5 * pitch]), b0)
-        c6 = multiplyAdd(c6, Vector(repeating: a[6 * pitch]), b0)
-        c7 = multiplyAdd(c7, Vector(repeating: a[7 * pitch]), b0)
-        c8 = multiplyAdd(c8, Vector(repeating: a[8 * pitch]), b0)
-        c9 = multiplyAdd(c9, Vector(repeating: a[9 * pitch]), b0)
-        c10 = multiplyAdd(c10, Vector(repeating: a[10 * pitch]), b0)
-        c11 = multiplyAdd(c11, Vector(repeating: a[11 * pitch]), b0)
+        c0 = multiplyAdd(c0, Vector(repeating: row(0)), b0)
+        c1 = multiplyAdd(c1, Vector(repeating: row(1)), b0)
+        c2 = multiplyAdd(c2, Vector(repeating: row(2)), b0)
+        c3 = multiplyAdd(c3, Vector(repeating: row(3)), b0)
+        c4 = multiplyAdd(c4, Vector(repeating: row(4)), b0)
+        c5 = multiplyAdd(c5, Vector(repeating: row(5)), b0)
+        c6 = multiplyAdd(c6, Vector(repeating: row(6)), b0)
+        c7 = multiplyAdd(c7, Vector(repeating: row(7)), b0)
+        c8 = multiplyAdd(c8, Vector(repeating: row(8)), b0)
+        c9 = multiplyAdd(c9, Vector(repeating: row(9)), b0)
+        c10 = multiplyAdd(c10, Vector(repeating: row(10)), b0)
+        c11 = multiplyAdd(c11, Vector(repeating: row(11)), b0)
     }
 
     /// Writes the first V floats of each tile row (row stride NR) to `tile`.
@@ -65,9 +65,9 @@ package func microkernel12x1V(depth: Int, a: UnsafePointer<Float>, b: UnsafePoin
 }
 
 /// Computes the first V columns of a 12 × NR tile of `a · b` where A is read in place (see
-/// `microkernel12x2V(segments:a:pitch:b:tile:)`).
+/// `microkernel12x2V(segments:rows:b:tile:)`).
 @inline(never) @_optimize(size)
-package func microkernel12x1V(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
+package func microkernel12x1V(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
                               b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-    Tile12x1V.product(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+    Tile12x1V.product(segments: segments, rows: rows, b: b, tile: tile)
 }

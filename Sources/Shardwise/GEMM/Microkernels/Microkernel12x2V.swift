@@ -10,8 +10,8 @@
 // instructions in the same order wherever it sits: the root of bitwise
 // determinism across lane counts.
 //
-// The segmented form reads A in place instead of from a packed panel: rows at
-// a run-time pitch, the depth as runs at given offsets (a convolution's kernel
+// The segmented form reads A in place instead of from a packed panel: each row
+// from its own pointer, the depth as runs at given offsets (a convolution's kernel
 // rows in a zero-padded input band; see PaddedBand.swift). It runs the same
 // multiply-adds in the same order, so both forms give the same bits. The loops
 // of both forms are in RegisterTile.swift, shared by every tile shape.
@@ -38,45 +38,45 @@ struct Tile12x2V: RegisterTile {
     var c10x0 = Vector(), c10x1 = Vector()
     var c11x0 = Vector(), c11x1 = Vector()
 
-    /// One rank-1 update: row i gains `a[i · pitch] · b[0 ..< NR]`.
+    /// One rank-1 update: row i gains `row(i) · b[0 ..< NR]`.
     @inline(__always)
-    mutating func update(a: UnsafePointer<Float>, pitch: Int, b: UnsafeRawPointer) {
+    mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
         let b0 = b.loadUnaligned(as: Vector.self)
         let b1 = b.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self)
-        let a0 = Vector(repeating: a[0 * pitch])
+        let a0 = Vector(repeating: row(0))
         c0x0 = multiplyAdd(c0x0, a0, b0)
         c0x1 = multiplyAdd(c0x1, a0, b1)
-        let a1 = Vector(repeating: a[1 * pitch])
+        let a1 = Vector(repeating: row(1))
         c1x0 = multiplyAdd(c1x0, a1, b0)
         c1x1 = multiplyAdd(c1x1, a1, b1)
-        let a2 = Vector(repeating: a[2 * pitch])
+        let a2 = Vector(repeating: row(2))
         c2x0 = multiplyAdd(c2x0, a2, b0)
         c2x1 = multiplyAdd(c2x1, a2, b1)
-        let a3 = Vector(repeating: a[3 * pitch])
+        let a3 = Vector(repeating: row(3))
         c3x0 = multiplyAdd(c3x0, a3, b0)
         c3x1 = multiplyAdd(c3x1, a3, b1)
-        let a4 = Vector(repeating: a[4 * pitch])
+        let a4 = Vector(repeating: row(4))
         c4x0 = multiplyAdd(c4x0, a4, b0)
         c4x1 = multiplyAdd(c4x1, a4, b1)
-        let a5 = Vector(repeating: a[5 * pitch])
+        let a5 = Vector(repeating: row(5))
         c5x0 = multiplyAdd(c5x0, a5, b0)
         c5x1 = multiplyAdd(c5x1, a5, b1)
-        let a6 = Vector(repeating: a[6 * pitch])
+        let a6 = Vector(repeating: row(6))
         c6x0 = multiplyAdd(c6x0, a6, b0)
         c6x1 = multiplyAdd(c6x1, a6, b1)
-        let a7 = Vector(repeating: a[7 * pitch])
+        let a7 = Vector(repeating: row(7))
         c7x0 = multiplyAdd(c7x0, a7, b0)
         c7x1 = multiplyAdd(c7x1, a7, b1)
-        let a8 = Vector(repeating: a[8 * pitch])
+        let a8 = Vector(repeating: row(8))
         c8x0 = multiplyAdd(c8x0, a8, b0)
         c8x1 = multiplyAdd(c8x1, a8, b1)
-        let a9 = Vector(repeating: a[9 * pitch])
+        let a9 = Vector(repeating: row(9))
         c9x0 = multiplyAdd(c9x0, a9, b0)
         c9x1 = multiplyAdd(c9x1, a9, b1)
-        let a10 = Vector(repeating: a[10 * pitch])
+        let a10 = Vector(repeating: row(10))
         c10x0 = multiplyAdd(c10x0, a10, b0)
         c10x1 = multiplyAdd(c10x1, a10, b1)
-        let a11 = Vector(repeating: a[11 * pitch])
+        let a11 = Vector(repeating: row(11))
         c11x0 = multiplyAdd(c11x0, a11, b0)
         c11x1 = multiplyAdd(c11x1, a11, b1)
     }
@@ -122,12 +122,12 @@ package func microkernel12x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePoin
 }
 
 /// Computes a 12 × NR tile of `a · b` where A is read in place: row i at step k of segment s is
-/// `a[i · pitch + segments[s].offset + k]` (see `RegisterTile.product(segments:a:pitch:b:tile:)`).
-/// Optimized for size: unrolled with the run-time pitch, LLVM ran out of registers and spilled.
+/// `rows[i][segments[s].offset + k]` (see `RegisterTile.product(segments:rows:b:tile:)`).
+/// Optimized for size: unrolled, LLVM ran out of registers and spilled.
 @inline(never) @_optimize(size)
-package func microkernel12x2V(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
+package func microkernel12x2V(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
                               b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-    Tile12x2V.product(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+    Tile12x2V.product(segments: segments, rows: rows, b: b, tile: tile)
 }
 
 /// Computes a 12 × NR tile of `a · b` where A is a packed panel and B's rows are read in place,

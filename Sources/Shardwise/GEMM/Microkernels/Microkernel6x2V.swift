@@ -10,8 +10,8 @@
 // instructions in the same order wherever it sits: the root of bitwise
 // determinism across lane counts.
 //
-// The segmented form reads A in place instead of from a packed panel: rows at
-// a run-time pitch, the depth as runs at given offsets (a convolution's kernel
+// The segmented form reads A in place instead of from a packed panel: each row
+// from its own pointer, the depth as runs at given offsets (a convolution's kernel
 // rows in a zero-padded input band; see PaddedBand.swift). It runs the same
 // multiply-adds in the same order, so both forms give the same bits. The loops
 // of both forms are in RegisterTile.swift, shared by every tile shape.
@@ -32,27 +32,27 @@ struct Tile6x2V: RegisterTile {
     var c4x0 = Vector(), c4x1 = Vector()
     var c5x0 = Vector(), c5x1 = Vector()
 
-    /// One rank-1 update: row i gains `a[i · pitch] · b[0 ..< NR]`.
+    /// One rank-1 update: row i gains `row(i) · b[0 ..< NR]`.
     @inline(__always)
-    mutating func update(a: UnsafePointer<Float>, pitch: Int, b: UnsafeRawPointer) {
+    mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
         let b0 = b.loadUnaligned(as: Vector.self)
         let b1 = b.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self)
-        let a0 = Vector(repeating: a[0 * pitch])
+        let a0 = Vector(repeating: row(0))
         c0x0 = multiplyAdd(c0x0, a0, b0)
         c0x1 = multiplyAdd(c0x1, a0, b1)
-        let a1 = Vector(repeating: a[1 * pitch])
+        let a1 = Vector(repeating: row(1))
         c1x0 = multiplyAdd(c1x0, a1, b0)
         c1x1 = multiplyAdd(c1x1, a1, b1)
-        let a2 = Vector(repeating: a[2 * pitch])
+        let a2 = Vector(repeating: row(2))
         c2x0 = multiplyAdd(c2x0, a2, b0)
         c2x1 = multiplyAdd(c2x1, a2, b1)
-        let a3 = Vector(repeating: a[3 * pitch])
+        let a3 = Vector(repeating: row(3))
         c3x0 = multiplyAdd(c3x0, a3, b0)
         c3x1 = multiplyAdd(c3x1, a3, b1)
-        let a4 = Vector(repeating: a[4 * pitch])
+        let a4 = Vector(repeating: row(4))
         c4x0 = multiplyAdd(c4x0, a4, b0)
         c4x1 = multiplyAdd(c4x1, a4, b1)
-        let a5 = Vector(repeating: a[5 * pitch])
+        let a5 = Vector(repeating: row(5))
         c5x0 = multiplyAdd(c5x0, a5, b0)
         c5x1 = multiplyAdd(c5x1, a5, b1)
     }
@@ -86,12 +86,12 @@ package func microkernel6x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePoint
 }
 
 /// Computes a 6 × NR tile of `a · b` where A is read in place: row i at step k of segment s is
-/// `a[i · pitch + segments[s].offset + k]` (see `RegisterTile.product(segments:a:pitch:b:tile:)`).
-/// Optimized for size: unrolled with the run-time pitch, LLVM ran out of registers and spilled.
+/// `rows[i][segments[s].offset + k]` (see `RegisterTile.product(segments:rows:b:tile:)`).
+/// Optimized for size: unrolled, LLVM ran out of registers and spilled.
 @inline(never) @_optimize(size)
-package func microkernel6x2V(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
+package func microkernel6x2V(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
                              b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-    Tile6x2V.product(segments: segments, a: a, pitch: pitch, b: b, tile: tile)
+    Tile6x2V.product(segments: segments, rows: rows, b: b, tile: tile)
 }
 
 /// Computes a 6 × NR tile of `a · b` where A is a packed panel and B's rows are read in place,

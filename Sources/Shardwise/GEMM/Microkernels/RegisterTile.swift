@@ -1,24 +1,31 @@
 // The loops around a register tile, written once for every tile shape.
 //
-// A register tile (`Tile12x2V`, `Tile6x2V`) is a struct of named SIMD
+// A register tile (`Tile12x2V`, `Tile12x1V`, `Tile6x2V`) is a struct of named SIMD
 // accumulators with one rank-1 update and a store; everything here is inlined
 // into each tile's non-inlined microkernel entry points, so the accumulators stay
-// in registers. Two loops drive the updates:
+// in registers. The update takes row i's value of A at the current step from a
+// closure, which inlines into each loop's own addressing. Three loops drive it:
 //  - packed panels: A at the fixed pitch `Blocking.aPitch`, depth contiguous;
-//  - A read in place: rows at a run-time pitch, the depth as runs at offsets (a
-//    convolution's kernel rows in a zero-padded band; see PaddedBand.swift).
+//  - A read in place: each row from its own pointer (a table of MR), the depth as
+//    runs at offsets from it (a convolution's kernel rows in a zero-padded band, see
+//    PaddedBand.swift; a row-major A's rows at its leading dimension);
 //  - B read in place: A from a packed panel, B's rows at a run-time pitch in runs
 //    that skip the depth steps whose B row is all zeros (the filter gradient's
 //    patches, read from the input itself; see PatchColumns.swift).
 // The first two do the same multiply-adds in the same order, so they give the same
 // bits; the third leaves out only products with a zero row of B.
+//
+// A table of row pointers rather than a base and a pitch lets a tile's rows be any
+// MR rows (a band's tile may span two output rows with no padding pixels between
+// them), and costs nothing: a throwaway timing of the 12 × 2-vector tile over a
+// band ran 262–266 GFLOP/s with the table against 258–262 with a pitch.
 
 /// The accumulators of one register tile: MR rows of NR floats.
 protocol RegisterTile {
     /// A tile of zeros.
     init()
-    /// One rank-1 update: row i gains `a[i · pitch] · b[0 ..< NR]`.
-    mutating func update(a: UnsafePointer<Float>, pitch: Int, b: UnsafeRawPointer)
+    /// One rank-1 update: row i gains `row(i) · b[0 ..< NR]`.
+    mutating func update(b: UnsafeRawPointer, row: (Int) -> Float)
     /// Writes the tile row-major, NR floats per row, to `tile`.
     func store(to tile: UnsafeMutablePointer<Float>)
 }
@@ -32,21 +39,20 @@ extension RegisterTile {
         var accumulators = Self()
         let step = Blocking.nr * MemoryLayout<Float>.stride
         for k in 0..<depth {
-            accumulators.update(a: a + k, pitch: Blocking.aPitch, b: UnsafeRawPointer(b) + k * step)
+            accumulators.update(b: UnsafeRawPointer(b) + k * step) { a[k + $0 * Blocking.aPitch] }
         }
         accumulators.store(to: tile)
     }
 
     /// The tile of `a · b` with A read in place: row i at step k of segment s is
-    /// `a[i · pitch + segments[s].offset + k]`, the segments in order; B is packed over their
-    /// total depth. There must be at least one segment, and every segment at least one step
-    /// long.
+    /// `rows[i][segments[s].offset + k]`, the segments in order; B is packed over their total
+    /// depth. There must be at least one segment, and every segment at least one step long.
     @inline(__always)
-    static func product(segments: UnsafeBufferPointer<PanelSegment>, a: UnsafePointer<Float>, pitch: Int,
+    static func product(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
                         b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-        product(runs: segments.count, aPitch: pitch, bStep: Blocking.nr, tile: tile) { s in
-            (a + segments[s].offset, s == 0 ? b : nil, segments[s].length)
-        }
+        product(runs: segments.count, bStep: Blocking.nr, tile: tile, run: { s in
+            (segments[s].offset, s == 0 ? b : nil, segments[s].length)
+        }, row: { position, i in rows[i][position] })
     }
 
     /// The tile of `a · b` with B read in place: run s covers A's depth steps
@@ -60,33 +66,34 @@ extension RegisterTile {
             Self().store(to: tile)
             return
         }
-        product(runs: runs.count, aPitch: Blocking.aPitch, bStep: bPitch, tile: tile) { s in
-            (a + runs[s].aOffset, runs[s].b, runs[s].length)
-        }
+        product(runs: runs.count, bStep: bPitch, tile: tile, run: { s in
+            (runs[s].aOffset, runs[s].b, runs[s].length)
+        }, row: { position, i in a[position + i * Blocking.aPitch] })
     }
 
-    /// The loop behind both in-place forms: `count` runs (at least one), run s reading A's row 0 at
-    /// `run(s).a + k` (rows `aPitch` apart) and B's row at `run(s).b + k · bStep`, or, where
-    /// `run(s).b` is nil, B continuing where the last run left it. One flat loop: nested per run,
-    /// LLVM spilled at every run's end (the article's first convolution layer: 136 against 164
-    /// GFLOP/s like this).
+    /// The loop behind both in-place forms: `count` runs (at least one), run s covering A positions
+    /// `run(s).start ..< run(s).start + run(s).length` (row i's value at position p is `row(p, i)`)
+    /// against B's rows from `run(s).b` on, `bStep` floats apart, or, where `run(s).b` is nil, B
+    /// continuing where the last run left it. One flat loop: nested per run, LLVM spilled at every
+    /// run's end (the article's first convolution layer: 136 against 164 GFLOP/s like this).
     @inline(__always)
-    private static func product(runs count: Int, aPitch: Int, bStep: Int, tile: UnsafeMutablePointer<Float>,
-                                run: (Int) -> (a: UnsafePointer<Float>, b: UnsafePointer<Float>?, length: Int)) {
+    private static func product(runs count: Int, bStep: Int, tile: UnsafeMutablePointer<Float>,
+                                run: (Int) -> (start: Int, b: UnsafePointer<Float>?, length: Int),
+                                row: (Int, Int) -> Float) {
         var accumulators = Self()
         var index = 0
-        var (row, start, left) = run(0)
+        var (position, start, left) = run(0)
         var b = UnsafeRawPointer(start!)
         let step = bStep * MemoryLayout<Float>.stride
         while true {
-            accumulators.update(a: row, pitch: aPitch, b: b)
+            accumulators.update(b: b) { row(position, $0) }
             b += step
-            row += 1
+            position += 1
             left -= 1
             if left == 0 {
                 index += 1
                 if index == count { break }
-                (row, start, left) = run(index)
+                (position, start, left) = run(index)
                 if let start { b = UnsafeRawPointer(start) }
             }
         }
