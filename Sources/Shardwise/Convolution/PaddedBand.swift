@@ -69,15 +69,21 @@ struct PaddedBand: Sendable {
     /// (each shard refills its band's KH phases), 8×56×56×32 3×3 stride 2 (96 floats) 2 % slower.
     static let shortKernelRow = 32
 
+    /// The most filter columns a band serves: four micropanels. Beyond them a packed patch row is
+    /// reused often enough to repay its copy. Measured against two (1 lane, then 2; three
+    /// interleaved runs): 1×28×28×128 3×3 → 128 252–259 → 254–265 GFLOP/s, 1×56×56×32 → 96 235–240
+    /// → 249–257 and 443–466 → 463–490, 1×14×14×128 → 128 on 2 lanes 397–408 → 417–450, 1×56×56×64
+    /// → 128 level on 2 lanes and 0–3 % faster on 1. Eight panels (8×28×28×64 → 256) were no
+    /// better than packing. (With virtual pixels computed, before the row-pointer tables, even three
+    /// panels had lost.)
+    static let widestFilter = 4 * Blocking.nr
+
     /// The band layout for a convolution, or nil where packing is the better (or the only) way:
-    /// one group, one depth block, at most two filter panels to amortize a packed panel over, and
-    /// a one-row band that fits. Under a height stride,
-    /// also short kernel rows (`shortKernelRow`), as in an image's stem. (Up to eight panels,
-    /// as the GEMM reads A in place: 1×56×56×32 3×3 → 96 3 % faster, but 1×28×28×128 → 128 2 %
-    /// and 8×28×28×64 → 256 5 % slower, 1 lane.)
+    /// one group, one depth block, at most `widestFilter` filter columns, and a one-row band that
+    /// fits. Under a height stride, also short kernel rows (`shortKernelRow`), as in an image's stem.
     init?(descriptor d: Conv2DDescriptor, geometry g: ConvolutionGeometry, columns: Int, depth: Int) {
         let h = g.height, w = g.width, cin = d.inputChannels
-        guard d.groups == 1 && depth <= Blocking.kc && columns <= 2 * Blocking.nr
+        guard d.groups == 1 && depth <= Blocking.kc && columns <= Self.widestFilter
             && (h.stride == 1 || w.kernel * cin <= Self.shortKernelRow) else { return nil }
         // Every term of a band's size below the budget, so that none of the arithmetic can overflow.
         let budgetFloats = Self.budgetBytes / MemoryLayout<Float>.stride

@@ -119,12 +119,13 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
 
     /// Layers that read their patches in place from zero-padded bands: one channel (the article's
     /// first layer), a width stride with VALID padding, dilation in both axes (a segment per tap),
-    /// asymmetric explicit padding, two filter panels, and rows wide enough for several bands per
+    /// asymmetric explicit padding, two and four filter panels, and rows wide enough for several bands per
     /// image (a short last band among them); then height strides, whose kernel rows must be at
     /// most 32 floats (a 7×7 stride-2 stem, stride 3 with height dilation, stride 2 with width
     /// dilation and explicit padding, several bands), each at lane counts that split images
     /// mid-band and mid-row. Output channels are counted in NR (32 on AVX-512, 8 on the portable
-    /// target): bands serve at most two panels.
+    /// target): bands serve at most four panels. Tiles span output rows (and the 2-wide case has
+    /// fewer pixels per row than a tile has rows).
     @Test func paddedBandsMatchTheReference() throws {
         let nr = Blocking.nr
         func bandCase(height: Int, width: Int, channels: Int, outputs: Int, kernel: Size2D, strides: Size2D = Size2D(1),
@@ -142,6 +143,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             bandCase(height: 6, width: 27, channels: 5, outputs: 2 * nr - 3, kernel: Size2D(height: 2, width: 3),
                      padding: .explicit(top: 1, bottom: 0, left: 2, right: 1)),
             bandCase(height: 40, width: 64, channels: 64, outputs: nr + 1, kernel: Size2D(3)),
+            bandCase(height: 11, width: 2, channels: 6, outputs: 4 * nr - 5, kernel: Size2D(3)),
             // Height strides: the band is written as one phase per kernel row.
             bandCase(height: 23, width: 30, channels: 3, outputs: 2 * nr, kernel: Size2D(7), strides: Size2D(2)),
             bandCase(height: 17, width: 19, channels: 4, outputs: 7, kernel: Size2D(3), strides: Size2D(height: 3, width: 1),
