@@ -75,7 +75,7 @@ public enum MaxPool2x2 {
                                 let tap = firstMaximum(x, cells, c, count).tap
                                 let gradient = Vector.loading(dy + pooled + c, count: count)
                                 @inline(__always) func route(_ t: Int32, _ cell: Int) {
-                                    Vector().replacing(with: gradient, where: tap .== t)
+                                    Vector().replacing(with: gradient, where: tap .== Vector.MaskStorage(repeating: t))
                                         .store(to: dx + cell + c, count: count)
                                 }
                                 route(0, cells.0)
