@@ -160,7 +160,8 @@ struct PaddedBand: Sendable {
                             let n = Swift.min(nr, columns.upperBound - jr)
                             for q0 in stride(from: block, to: blockEnd, by: mr) {
                                 Blocking.microkernel(segments: segments, rows: table.baseAddress! + (q0 - block),
-                                                     b: panels + jr * filter.depth, tile: tile, columns: n)
+                                                     b: panels + jr * filter.depth, tile: tile,
+                                                     wantedRows: Swift.min(mr, blockEnd - q0), columns: n)
                                 writeBack(tile: tile, rows: Swift.min(mr, blockEnd - q0), columns: n,
                                           c: output + (bandStart + q0) * ldc + jr, ldc: ldc, column0: jr,
                                           epilogue: epilogue, phase: phase)

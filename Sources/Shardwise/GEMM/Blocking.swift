@@ -145,14 +145,18 @@ package enum Blocking {
     /// `rows[i][segments[s].offset + k]`; `b` is a packed micropanel of the segments' depth.
     /// A last panel with at most 16 wanted columns runs the 1-vector form on AVX-512, as above
     /// (1×56×56×64 3×3 → 48: 180 → 227 GFLOP/s; the article's first layer, whose one panel is
-    /// full, level). (No 6-row tail form here: a band's tiles rarely end short, and with that
-    /// branch in place the article's first layer, whose tiles never do, measured 5 % slower.)
+    /// full, level), and a tile with at most 6 `wantedRows` the 6-row form: a row-major A's short
+    /// last tile is read in place too, and 64³ ran 182–189 → 196–199 GFLOP/s with it (against the
+    /// 12-row form computing the missing rows); the band layers measured level.
     @inline(__always)
     package static func microkernel(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
-                                    b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>, columns: Int = nr) {
+                                    b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>, wantedRows: Int = mr,
+                                    columns: Int = nr) {
         #if SHARDWISE_AVX512
         if columns <= Vector.scalarCount {
             microkernel12x1V(segments: segments, rows: rows, b: b, tile: tile)
+        } else if wantedRows <= 6 {
+            microkernel6x2V(segments: segments, rows: rows, b: b, tile: tile)
         } else {
             microkernel12x2V(segments: segments, rows: rows, b: b, tile: tile)
         }

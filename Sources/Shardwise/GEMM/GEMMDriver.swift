@@ -284,7 +284,7 @@ private struct Macrokernel<A: APanelSource> {
                         if inPlace != nil {
                             Blocking.microkernel(segments: UnsafeBufferPointer(start: segment, count: 1),
                                                  rows: table.baseAddress! + ir, b: bPanel, tile: workspace.tile,
-                                                 columns: n)
+                                                 wantedRows: tileRows, columns: n)
                         } else {
                             Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel,
                                                  tile: workspace.tile, rows: tileRows, columns: n)
