@@ -112,7 +112,7 @@ public final class Conv2D: Sendable {
         if isDepthwise { return 0 }  // the direct kernel works in registers
         let plan = try plan(for: s, lanes: lanes)
         if let band = s.band { return plan.laneCount * band.workspaceFloats * MemoryLayout<Float>.stride }
-        return GEMM.workspaceBytes(plan: plan, depth: s.depth, packsB: false, readsAInPlace: false)
+        return GEMM.workspaceBytes(plan: plan, depth: s.depth, packsB: false, readsAInPlace: s.patchesAreInput)
     }
 
     /// Runs the layer on an NHWC `input`.

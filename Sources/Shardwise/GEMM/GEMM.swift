@@ -114,7 +114,7 @@ public enum GEMM {
         if takesSkinnyPath(b: b, transposeA: transposeA) {
             return plan.laneCount * SkinnyGEMM.workspaceFloats(columns: b.columns) * MemoryLayout<Float>.stride
         }
-        return workspaceBytes(plan: plan, depth: b.depth, packsB: false, readsAInPlace: false)
+        return workspaceBytes(plan: plan, depth: b.depth, packsB: false, readsAInPlace: !transposeA)
     }
 
     /// Whether a multiply with this pre-packed B reads A in place on the dot-product path.

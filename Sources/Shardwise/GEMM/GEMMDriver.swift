@@ -75,6 +75,8 @@ package enum BOperand: @unchecked Sendable {
 /// Scratch memory for one lane of a GEMM: a packed A block, a packed B block and a tile.
 package struct GEMMWorkspace {
     package let aBlock: UnsafeMutablePointer<Float>
+    /// Floats at `aBlock` (none where A is only read in place).
+    package let aCapacity: Int
     package let bBlock: UnsafeMutablePointer<Float>?
     package let tile: UnsafeMutablePointer<Float>
 
@@ -84,7 +86,11 @@ package struct GEMMWorkspace {
                                    readsAInPlace: Bool) -> (a: Int, b: Int, tile: Int) {
         let mr = Blocking.mr, nr = Blocking.nr
         let aRows = Swift.min(Blocking.mc, (m + mr - 1) / mr * mr)
-        let a = aRows * Blocking.aPitch
+        // A is packed unless every block of C the driver runs is narrow enough to read it in place:
+        // all of C, or the strips a per-call B is packed in (BLIS's KC × NC blocks are wider).
+        let narrowBlocks = n <= Blocking.inPlaceColumns
+            || (packsB && Blocking.wholeDepthStripColumns(depth: k, readsAInPlace: true) >= Blocking.minimumWholeDepthColumns)
+        let a = readsAInPlace && narrowBlocks ? 0 : aRows * Blocking.aPitch
         // B for the whole depth of a strip or one KC × NC block (at most the B budget either way),
         // plus one vector of slack for im2col's whole-vector copies.
         let paddedColumns = (n + nr - 1) / nr * nr
@@ -104,7 +110,8 @@ package struct GEMMWorkspace {
                                          _ body: (GEMMWorkspace) throws -> R) rethrows -> R {
         let f = floatCount(rows: m, columns: n, depth: k, packsB: packsB, readsAInPlace: readsAInPlace)
         return try WorkspaceCache.withBuffer(floats: f.a + f.b + f.tile) { base in
-            try body(GEMMWorkspace(aBlock: base, bBlock: f.b > 0 ? base + f.a : nil, tile: base + f.a + f.b))
+            try body(GEMMWorkspace(aBlock: base, aCapacity: f.a, bBlock: f.b > 0 ? base + f.a : nil,
+                                   tile: base + f.a + f.b))
         }
     }
 }
@@ -323,6 +330,8 @@ extension Macrokernel {
     @inline(__always)
     func packA(rows: Range<Int>, k0: Int, kc: Int) {
         let mr = Blocking.mr
+        // The workspace was sized by `GEMMWorkspace.floatCount`, which must foresee every packed block.
+        precondition((rows.count + mr - 1) / mr * mr * Blocking.aPitch <= workspace.aCapacity, "A block outside the workspace")
         for ir in stride(from: 0, to: rows.count, by: mr) {
             a.packMicropanel(row0: rows.lowerBound + ir, rows: Swift.min(mr, rows.count - ir), k0: k0, depth: kc,
                              into: workspace.aBlock + ir * Blocking.aPitch)
