@@ -19,10 +19,13 @@
 // runs (their products would all be zero), so a run covers the pixels of one
 // output row whose tap is inside the input.
 //
-// Bits: leaving out products a·0 changes a sum only in the sign of a zero (an
-// all-zero sum is +0 or −0), and every lane count and every split leaves out the
-// same ones, so the result is still the same at every lane count. (seed-cnn's
-// weights kept their checksum.)
+// Bits: the accumulators start at +0 and round to nearest, so leaving out a
+// product a·0 (±0) never changes a sum of finite values: the result equals the
+// packed path's (seed-cnn's weights kept their checksum), and every lane count
+// leaves out the same products. Where dY holds an infinity or a NaN, the packed
+// path's Inf·0 gives NaN and this path, like the reference (which skips the
+// padding), does not; which path runs depends on NR, so that differs between
+// an AVX-512 build and a portable one, never between lane counts.
 //
 // Measured, seed-cnn, 100 steps, interleaved: 1 lane 1,464–1,481 → 1,647–1,656
 // images/s, 2 lanes 2,456–2,672 → 2,751–2,777: more than packing's share of the

@@ -188,7 +188,7 @@ public enum GEMM {
     package static func run<A: APanelSource & Sendable>(plan: ShardPlan, depth: Int, a: A, b: BOperand,
                                                         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
                                                         lanes: Lanes) {
-        let packsB = b.packsPerCall, readsAInPlace = a.rowsInPlace != nil
+        let packsB = b.packsPerCall, readsAInPlace = a.rowsInPlace != nil && b.letsAStayInPlace
         nonisolated(unsafe) let c = c
         let (rows, columns) = plan.largestShard
         lanes.run(plan) { next in

@@ -24,10 +24,10 @@
 // A's leading dimension, with the same multiply-adds in the same order (so the
 // same bits). A last tile short of MR rows repeats its last row's pointer: those
 // rows are computed and never written back, and nothing is read past A. A B
-// packed per call then goes in
-// strips of that width (`Blocking.wholeDepthStripColumns`): each strip is written
-// to L2 and read from there by every row block, and A is read in place once per
-// strip instead of packed once per row block.
+// packed per call then goes in strips of that width
+// (`Blocking.wholeDepthStripColumns`): each strip is written to L2 and read from
+// there by every row block, and A is read in place once per strip instead of
+// packed once per row block.
 //
 // The driver knows nothing of lanes: it computes exactly the rows and columns it
 // is given, with the workspace it is given. Sharding decides the ranges; layers
@@ -62,6 +62,13 @@ package enum BOperand: @unchecked Sendable {
         }
     }
 
+    /// Whether the driver reads a row-major A in place against this B (for blocks of C up to
+    /// `Blocking.inPlaceColumns` wide): not against patches read in place, whose loop packs A.
+    package var letsAStayInPlace: Bool {
+        if case .patchesInPlace = self { return false }
+        return true
+    }
+
     /// Self, when B is packed a micropanel at a time during the first row block, each just before
     /// its first use, so that the microkernel reads it from L2 rather than L3: patches (the filter
     /// gradient's B). A strided B is packed a block at a time, up front: a micropanel at a time
@@ -80,8 +87,9 @@ package struct GEMMWorkspace {
     package let bBlock: UnsafeMutablePointer<Float>?
     package let tile: UnsafeMutablePointer<Float>
 
-    /// The floats one lane needs for rows `m`, columns `n`, depth `k`; `readsAInPlace` when A's rows
-    /// can be read in place (B is then packed in narrower strips: `Blocking.wholeDepthStripColumns`).
+    /// The floats one lane needs for rows `m`, columns `n`, depth `k`; `readsAInPlace` when the
+    /// driver reads A's rows in place for narrow blocks of C (a row-major A and a B that
+    /// `letsAStayInPlace`; a per-call B is then packed in strips: `Blocking.wholeDepthStripColumns`).
     package static func floatCount(rows m: Int, columns n: Int, depth k: Int, packsB: Bool,
                                    readsAInPlace: Bool) -> (a: Int, b: Int, tile: Int) {
         let mr = Blocking.mr, nr = Blocking.nr
@@ -191,19 +199,16 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
     let nr = Blocking.nr, kc = Blocking.depthBlock(depth), mc = Blocking.rowBlock(rows.count)
     let block = Macrokernel(a: a, c: c, ldc: ldc, epilogue: epilogue, workspace: workspace, depth: depth)
     switch b {
-    case .packed(let packed):
+    case .packed, .patchesInPlace:
         for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
             for pc in stride(from: 0, to: depth, by: kc) {
-                let bBlock = packed.block(k0: pc) + (columns.lowerBound / nr) * nr * Swift.min(kc, depth - pc)
-                block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc, kc: Swift.min(kc, depth - pc),
-                          columns: columns, bBlock: bBlock)
-            }
-        }
-    case .patchesInPlace(let patches):
-        for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
-            for pc in stride(from: 0, to: depth, by: kc) {
-                block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc, kc: Swift.min(kc, depth - pc),
-                          columns: columns, readingB: patches)
+                let rowBlock = ic..<Swift.min(ic + mc, rows.upperBound), depthBlock = Swift.min(kc, depth - pc)
+                if case .packed(let packed) = b {
+                    let bBlock = packed.block(k0: pc) + (columns.lowerBound / nr) * nr * depthBlock
+                    block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: columns, bBlock: bBlock)
+                } else if case .patchesInPlace(let patches) = b {
+                    block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: columns, readingB: patches)
+                }
             }
         }
     case .strided, .patches:
@@ -331,7 +336,10 @@ extension Macrokernel {
     func packA(rows: Range<Int>, k0: Int, kc: Int) {
         let mr = Blocking.mr
         // The workspace was sized by `GEMMWorkspace.floatCount`, which must foresee every packed block.
-        precondition((rows.count + mr - 1) / mr * mr * Blocking.aPitch <= workspace.aCapacity, "A block outside the workspace")
+        // (Not a precondition: the package builds with -Ounchecked, which removes those.)
+        if (rows.count + mr - 1) / mr * mr * Blocking.aPitch > workspace.aCapacity {
+            fatalError("Shardwise: an A block outside the GEMM workspace (a sizing bug)")
+        }
         for ir in stride(from: 0, to: rows.count, by: mr) {
             a.packMicropanel(row0: rows.lowerBound + ir, rows: Swift.min(mr, rows.count - ir), k0: k0, depth: kc,
                              into: workspace.aBlock + ir * Blocking.aPitch)

@@ -180,8 +180,10 @@ func checkDense(inputShape: [Int], outputs: Int, bias: Bool, activation: Activat
     /// With each group's input channels a multiple of NR, the filter gradient reads the patches in
     /// place, in runs that leave out the taps in the padding: seed-cnn's second layer over two depth
     /// blocks, strides (2, and 2×1 under VALID), asymmetric explicit padding, dilation, a kernel
-    /// larger than the input (taps with no run at all), two groups. Against the reference, bitwise
-    /// across lane counts.
+    /// larger than the input, taps that never touch the input (a 1-wide input padded on the right
+    /// only, under a width stride: their micropanels have no run at all), two groups, and one output
+    /// channel (whose dYᵀ has a unit column stride, yet is packed: the run loop always packs A).
+    /// Against the reference, bitwise across lane counts.
     @Test func filterGradientReadsPatchesInPlace() throws {
         let nr = Blocking.nr
         func gradientCase(_ batch: Int, _ height: Int, _ width: Int, _ cin: Int, _ cout: Int, kernel: Size2D,
@@ -201,6 +203,10 @@ func checkDense(inputShape: [Int], outputs: Int, bias: Bool, activation: Activat
             gradientCase(1, 6, 9, 2 * nr, 6, kernel: Size2D(3), groups: 2),
             gradientCase(2, 11, 6, nr, 3, kernel: Size2D(height: 2, width: 3), strides: Size2D(height: 2, width: 1),
                          padding: .valid),
+            gradientCase(2, 3, 1, nr, 4, kernel: Size2D(height: 1, width: 5), strides: Size2D(height: 1, width: 2),
+                         padding: .explicit(top: 0, bottom: 0, left: 0, right: 4)),
+            gradientCase(1, 6, 6, nr, 1, kernel: Size2D(2)),
+            gradientCase(1, 5, 7, nr, 1, kernel: Size2D(3)),
         ]
         #expect(28 * 28 * 2 > Blocking.kc)  // the first case's depth needs two blocks
         for (index, c) in cases.enumerated() {
