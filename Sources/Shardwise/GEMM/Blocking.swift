@@ -192,6 +192,12 @@ package struct PanelSegment: Sendable, Equatable {
     package var offset: Int
     /// Depth steps in the segment (at least one).
     package var length: Int
+
+    /// A segment of `length` steps from `offset` floats past each row's start.
+    package init(offset: Int, length: Int) {
+        self.offset = offset
+        self.length = length
+    }
 }
 
 /// `accumulator + a · b`, as one fused instruction where the target has it.

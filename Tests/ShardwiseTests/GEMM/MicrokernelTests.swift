@@ -58,6 +58,79 @@ import ShardwiseTestSupport
         check(rows: 6) { Shardwise.microkernel6x2V(depth: $0, a: $1, b: $2, tile: $3) }
     }
 
+    /// The in-place forms of each tile against its packed form, bitwise: A's rows scattered in a
+    /// buffer and read through a table of row pointers in three segments (the table's last rows
+    /// repeating one pointer, as a short tile's do); then B's rows read in place in runs with gaps,
+    /// against a packed B whose rows in the gaps are zero; and runs of none, a tile of zeros.
+    @Test func inPlaceFormsMatchThePackedForm() {
+        typealias Packed = (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+        typealias Segmented = (UnsafeBufferPointer<PanelSegment>, UnsafePointer<UnsafePointer<Float>>, UnsafePointer<Float>,
+                               UnsafeMutablePointer<Float>) -> Void
+        typealias Runs = (UnsafePointer<Float>, UnsafeBufferPointer<BRowRun>, Int, UnsafeMutablePointer<Float>) -> Void
+        let kernels: [(rows: Int, packed: Packed, segmented: Segmented, runs: Runs?)] = [
+            (6, { Shardwise.microkernel6x2V(depth: $0, a: $1, b: $2, tile: $3) },
+             { Shardwise.microkernel6x2V(segments: $0, rows: $1, b: $2, tile: $3) },
+             { Shardwise.microkernel6x2V(a: $0, runs: $1, bPitch: $2, tile: $3) }),
+            (12, { Shardwise.microkernel12x2V(depth: $0, a: $1, b: $2, tile: $3) },
+             { Shardwise.microkernel12x2V(segments: $0, rows: $1, b: $2, tile: $3) },
+             { Shardwise.microkernel12x2V(a: $0, runs: $1, bPitch: $2, tile: $3) }),
+            (12, { Shardwise.microkernel12x1V(depth: $0, a: $1, b: $2, tile: $3) },
+             { Shardwise.microkernel12x1V(segments: $0, rows: $1, b: $2, tile: $3) }, nil),
+        ]
+        let nr = Blocking.nr
+        var rng = SeededGenerator(seed: 77)
+        for (rows, packed, segmented, runs) in kernels {
+            // A in place: rows 41 floats apart plus a skew, segments of 5, 1 and 19 steps.
+            let segments = [PanelSegment(offset: 3, length: 5), PanelSegment(offset: 11, length: 1),
+                            PanelSegment(offset: 14, length: 19)]
+            let depth = segments.reduce(0) { $0 + $1.length }
+            let source = rng.floats(rows * 41 + 64), b = rng.floats(depth * nr)
+            var panel = [Float](repeating: 0, count: rows * Blocking.aPitch)
+            let used = rows - 2  // the last two table entries repeat row used - 1, a short tile's way
+            for i in 0..<rows {
+                var k = 0
+                for segment in segments {
+                    for step in 0..<segment.length {
+                        panel[i * Blocking.aPitch + k] = source[Swift.min(i, used - 1) * 41 + i % 3 + segment.offset + step]
+                        k += 1
+                    }
+                }
+            }
+            var fromPanel = [Float](repeating: .nan, count: rows * nr), inPlace = fromPanel
+            source.withUnsafeBufferPointer { source in
+                let table = (0..<rows).map { UnsafePointer(source.baseAddress! + Swift.min($0, used - 1) * 41 + $0 % 3) }
+                b.withUnsafeBufferPointer { b in
+                    panel.withUnsafeBufferPointer { packed(depth, $0.baseAddress!, b.baseAddress!, &fromPanel) }
+                    segments.withUnsafeBufferPointer { segments in
+                        table.withUnsafeBufferPointer { segmented(segments, $0.baseAddress!, b.baseAddress!, &inPlace) }
+                    }
+                }
+            }
+            #expect(inPlace.prefix(used * nr).map(\.bitPattern) == fromPanel.prefix(used * nr).map(\.bitPattern),
+                    "\(rows)-row tile, A in place")
+            guard let runs else { continue }
+
+            // B in place: rows 45 floats apart, runs over steps 0..<4, 9..<10 and 13..<20 of 20.
+            let steps = 20, bPitch = 45
+            let a = rng.floats(rows * Blocking.aPitch), bSource = rng.floats(steps * bPitch + nr)
+            let spans = [0..<4, 9..<10, 13..<20]
+            var bPanel = [Float](repeating: 0, count: steps * nr)
+            for span in spans { for k in span { for j in 0..<nr { bPanel[k * nr + j] = bSource[k * bPitch + j] } } }
+            var packedB = [Float](repeating: .nan, count: rows * nr), runB = packedB, none = packedB
+            a.withUnsafeBufferPointer { a in
+                bSource.withUnsafeBufferPointer { bSource in
+                    bPanel.withUnsafeBufferPointer { packed(steps, a.baseAddress!, $0.baseAddress!, &packedB) }
+                    let list = spans.map { BRowRun(aOffset: $0.lowerBound, b: bSource.baseAddress! + $0.lowerBound * bPitch,
+                                                   length: $0.count) }
+                    list.withUnsafeBufferPointer { runs(a.baseAddress!, $0, bPitch, &runB) }
+                    list.withUnsafeBufferPointer { runs(a.baseAddress!, UnsafeBufferPointer(rebasing: $0[..<0]), bPitch, &none) }
+                }
+            }
+            #expect(runB.map(\.bitPattern) == packedB.map(\.bitPattern), "\(rows)-row tile, B in place")
+            #expect(none.allSatisfy { $0 == 0 }, "\(rows)-row tile, no runs")
+        }
+    }
+
     /// The dot-product kernel: 4 rows of A and 5 rows of Bᵀ, K contiguous, accumulating into
     /// `partial`; the lane-wise partial sums must add up to the dot products.
     @Test func dotMicrokernel4x5V() {

@@ -110,4 +110,11 @@ package struct BRowRun {
     package var b: UnsafePointer<Float>
     /// Depth steps in the run.
     package var length: Int
+
+    /// A run of `length` steps from A's step `aOffset`, B's rows from `b` on.
+    package init(aOffset: Int, b: UnsafePointer<Float>, length: Int) {
+        self.aOffset = aOffset
+        self.b = b
+        self.length = length
+    }
 }
