@@ -72,9 +72,10 @@ package enum Blocking {
     /// packing every tile: 25088×32×800 160 → 198 GFLOP/s, 25088×32×25 168 → 206, 4096×64×300
     /// 227 → 258, 4096×128×300 240 → 258, a 1×1 convolution 1×56×56×64 → 64 222 → 242. Wider
     /// blocks gained nothing (512×3072×768, 4096×512×300, 1000³ level), and rows 4 KB apart
-    /// (1024³, 2048³) ran 3–5 % slower in place: all twelve fall into one L1 set. Within the limit
-    /// such pitches still gain: 4096×64×1024 248 against 193–214 packed, 4096×64×2048 232 against
-    /// 166–173, a dense 512×1024→64 255 against 230.
+    /// (1024³, 2048³) ran 3–5 % slower in place over wide blocks: all twelve fall into one L1 set.
+    /// Within the limit such pitches still gain: 4096×64×1024 248 against 193–214 packed,
+    /// 4096×64×2048 232 against 166–173, a dense 512×1024→64 255 against 230; and cut into strips of
+    /// the limit's width (`wholeDepthStripColumns`), 1024³ and 2048³ gained too.
     package static func readsAInPlace(columns: Int) -> Bool {
         columns <= inPlaceColumns
     }
