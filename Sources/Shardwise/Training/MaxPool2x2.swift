@@ -64,12 +64,16 @@ public enum MaxPool2x2 {
         if outputGradient.shape != w.outputShape {
             throw .shapeMismatch(argument: "outputGradient", expected: w.outputShape, actual: outputGradient.shape)
         }
-        var inputGradient = try Tensor(shape: input.shape, repeating: 0)  // the dropped row or column stays zero
-        try input.withUnsafeBufferPointer { (x) throws(ShardwiseError) in
-            try outputGradient.withUnsafeBufferPointer { (dy) throws(ShardwiseError) in
-                try inputGradient.withUnsafeMutableBufferPointer { (dx) throws(ShardwiseError) in
+        // Every cell is written in the pass (a window's four, or zero for a dropped row or column):
+        // the storage need not be zeroed first.
+        return try Tensor(shape: input.shape, writingEveryElement: { (dx) throws(ShardwiseError) in
+            try input.withUnsafeBufferPointer { (x) throws(ShardwiseError) in
+                try outputGradient.withUnsafeBufferPointer { (dy) throws(ShardwiseError) in
                     nonisolated(unsafe) let (x, dy, dx) = (x.baseAddress!, dy.baseAddress!, dx.baseAddress!)
                     try lanes.forEachRange(extent: w.windowRows, floatsPerUnit: w.inputFloatsPerWindowRow) { windowRows in
+                        w.forEachDropped(windowRows: windowRows) { offset, count in
+                            (dx + offset).update(repeating: 0, count: count)
+                        }
                         w.forEach(windowRows: windowRows) { cells, pooled in
                             forEachVectorChunk(w.channels) { c, count in
                                 let tap = firstMaximum(x, cells, c, count).tap
@@ -87,8 +91,7 @@ public enum MaxPool2x2 {
                     }
                 }
             }
-        }
-        return inputGradient
+        })
     }
 
     // MARK: - The decision and the walk
@@ -104,6 +107,25 @@ public enum MaxPool2x2 {
         var windowRows: Int { batch * rows }
         /// Input floats one row of windows reads.
         var inputFloatsPerWindowRow: Int { 4 * columns * channels }
+
+        /// Calls `body(offset, count)` for the input floats that rows `windowRows` of windows drop:
+        /// the last column of their two input rows when the width is odd, and, for a last row of
+        /// windows, its image's last input row when the height is odd.
+        @inline(__always)
+        func forEachDropped(windowRows: Range<Int>, _ body: (Int, Int) -> Void) {
+            let rowStride = inputColumns * channels
+            for windowRow in windowRows {
+                let (n, row) = windowRow.quotientAndRemainder(dividingBy: rows)
+                let top = (n * inputRows + 2 * row) * rowStride
+                if inputColumns % 2 == 1 {
+                    body(top + rowStride - channels, channels)
+                    body(top + 2 * rowStride - channels, channels)
+                }
+                if inputRows % 2 == 1 && row == rows - 1 {
+                    body(top + 2 * rowStride, rowStride)
+                }
+            }
+        }
 
         /// Calls `body(cells, pooledOffset)` for every window of rows `windowRows` (counted over
         /// the whole batch), in output order.
