@@ -18,8 +18,8 @@
 // k = (kh, kw, c) lies at a fixed offset from it. The microkernel's in-place form
 // reads exactly that: a table of MR row pointers per tile, the depth as KH runs
 // of KW·Cin floats (KH·KW runs of Cin under a width dilation; one offset-table
-// load per run, beside 24 multiply-adds per step). The only copy is the band itself: each input float once per band,
-// instead of KH·KW times.
+// load per run, beside 24 multiply-adds per step). The only copy is the band
+// itself: each input float once per band, instead of KH·KW times.
 //
 // A height stride sh > 1 breaks that: consecutive output rows start sh input
 // rows apart, not one. So the band is then written as KH phases, phase kh

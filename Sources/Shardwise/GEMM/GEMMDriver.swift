@@ -96,8 +96,9 @@ package struct GEMMWorkspace {
         let aRows = Swift.min(Blocking.mc, (m + mr - 1) / mr * mr)
         // A is packed unless every block of C the driver runs is narrow enough to read it in place:
         // all of C, or the strips a per-call B is packed in (BLIS's KC × NC blocks are wider).
-        let narrowBlocks = n <= Blocking.inPlaceColumns
-            || (packsB && Blocking.wholeDepthStripColumns(depth: k, readsAInPlace: true) >= Blocking.minimumWholeDepthColumns)
+        let strips = packsB && Blocking.wholeDepthStripColumns(depth: k, readsAInPlace: true)
+            >= Blocking.minimumWholeDepthColumns
+        let narrowBlocks = n <= Blocking.inPlaceColumns || strips
         let a = readsAInPlace && narrowBlocks ? 0 : aRows * Blocking.aPitch
         // B for the whole depth of a strip or one KC × NC block (at most the B budget either way),
         // plus one vector of slack for im2col's whole-vector copies.
