@@ -119,70 +119,71 @@ package enum Blocking {
         return (tiles + blocks - 1) / blocks * mr
     }
 
-    /// The microkernel of this target: `depth` rank-1 updates of an MR × NR tile, of which the
-    /// first `rows` rows and `columns` columns are wanted. On AVX-512 a tile with at most 16 wanted
-    /// columns (the last panel of, say, 80 output channels: 200 → 230 GFLOP/s on 1×28×28×128 3×3
-    /// → 80) runs the 1-vector kernel, and one with
-    /// at most 6 wanted rows (an M tail) the 6-row kernel: each computes its rows and columns with
-    /// the same multiply-adds in the same order, for half the work (1×14×14×256 3×3, 196 rows,
-    /// computes 16.5 tiles instead of 17).
+    /// The register tiles a microkernel call can run.
+    package enum Tile {
+        /// 12 rows × 1 vector: the AVX-512 tile for a panel with at most 16 wanted columns.
+        case twelveByOneVector
+        /// 6 rows × 2 vectors: the tile of 16-register ISAs, and AVX-512's for at most 6 wanted rows.
+        case sixByTwoVectors
+        /// 12 rows × 2 vectors: AVX-512's full tile.
+        case twelveByTwoVectors
+    }
+
+    /// The tile that computes `rows` wanted rows and `columns` wanted columns of an MR × NR block
+    /// with the least work. On AVX-512 a block with at most 16 wanted columns (the last panel of,
+    /// say, 80 output channels: 200 → 230 GFLOP/s on 1×28×28×128 3×3 → 80; read in place,
+    /// 1×56×56×64 3×3 → 48 180 → 227) runs the 1-vector tile, and one with at most 6 wanted rows
+    /// (an M tail) the 6-row tile: each computes its rows and columns with the same multiply-adds
+    /// in the same order, for half the work (1×14×14×256 3×3, 196 rows, computes 16.5 tiles
+    /// instead of 17; a row-major A's short last tile, read in place, 64³ 182–189 → 196–199
+    /// GFLOP/s). Every other target has the one 6-row tile.
     @inline(__always)
-    package static func microkernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                    tile: UnsafeMutablePointer<Float>, rows: Int = mr, columns: Int = nr) {
+    package static func tile(rows: Int, columns: Int) -> Tile {
         #if SHARDWISE_AVX512
-        if columns <= Vector.scalarCount {
-            microkernel12x1V(depth: depth, a: a, b: b, tile: tile)
-        } else if rows <= 6 {
-            microkernel6x2V(depth: depth, a: a, b: b, tile: tile)
-        } else {
-            microkernel12x2V(depth: depth, a: a, b: b, tile: tile)
-        }
+        if columns <= Vector.scalarCount { return .twelveByOneVector }
+        return rows <= 6 ? .sixByTwoVectors : .twelveByTwoVectors
         #else
-        microkernel6x2V(depth: depth, a: a, b: b, tile: tile)
+        return .sixByTwoVectors
         #endif
     }
 
+    /// The microkernel of this target (`tile(rows:columns:)`): `depth` rank-1 updates of an
+    /// MR × NR block from packed panels, of which the first `rows` rows and `columns` columns are
+    /// wanted.
+    @inline(__always)
+    package static func microkernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                    tile: UnsafeMutablePointer<Float>, rows: Int = mr, columns: Int = nr) {
+        switch Blocking.tile(rows: rows, columns: columns) {
+        case .twelveByOneVector: microkernel12x1V(depth: depth, a: a, b: b, tile: tile)
+        case .sixByTwoVectors: microkernel6x2V(depth: depth, a: a, b: b, tile: tile)
+        case .twelveByTwoVectors: microkernel12x2V(depth: depth, a: a, b: b, tile: tile)
+        }
+    }
+
     /// The microkernel of this target reading A in place: row i at step k of segment s is
-    /// `rows[i][segments[s].offset + k]`; `b` is a packed micropanel of the segments' depth.
-    /// A last panel with at most 16 wanted columns runs the 1-vector form on AVX-512, as above
-    /// (1×56×56×64 3×3 → 48: 180 → 227 GFLOP/s; the article's first layer, whose one panel is
-    /// full, level), and a tile with at most 6 `wantedRows` the 6-row form: a row-major A's short
-    /// last tile is read in place too, and 64³ ran 182–189 → 196–199 GFLOP/s with it (against the
-    /// 12-row form computing the missing rows); the band layers measured level.
+    /// `rows[i][segments[s].offset + k]`; `b` is a packed micropanel of the segments' depth; the
+    /// first `wantedRows` rows and `columns` columns are wanted.
     @inline(__always)
     package static func microkernel(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
                                     b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>, wantedRows: Int = mr,
                                     columns: Int = nr) {
-        #if SHARDWISE_AVX512
-        if columns <= Vector.scalarCount {
-            microkernel12x1V(segments: segments, rows: rows, b: b, tile: tile)
-        } else if wantedRows <= 6 {
-            microkernel6x2V(segments: segments, rows: rows, b: b, tile: tile)
-        } else {
-            microkernel12x2V(segments: segments, rows: rows, b: b, tile: tile)
+        switch Blocking.tile(rows: wantedRows, columns: columns) {
+        case .twelveByOneVector: microkernel12x1V(segments: segments, rows: rows, b: b, tile: tile)
+        case .sixByTwoVectors: microkernel6x2V(segments: segments, rows: rows, b: b, tile: tile)
+        case .twelveByTwoVectors: microkernel12x2V(segments: segments, rows: rows, b: b, tile: tile)
         }
-        #else
-        microkernel6x2V(segments: segments, rows: rows, b: b, tile: tile)
-        #endif
     }
-}
 
-extension Blocking {
     /// The microkernel of this target with B's rows read in place, in runs (the filter gradient's
-    /// patches): a tile with at most 6 wanted rows runs the 6-row kernel on AVX-512, as above. B's
-    /// micropanels are always full here (`PatchColumns` needs NR-aligned channel runs).
+    /// patches), of which the first `rows` rows are wanted. B's micropanels are always full here
+    /// (`PatchColumns` needs NR-aligned channel runs), so the 1-vector tile never applies.
     @inline(__always)
     package static func microkernel(a: UnsafePointer<Float>, runs: UnsafeBufferPointer<BRowRun>, bPitch: Int,
                                     tile: UnsafeMutablePointer<Float>, rows: Int) {
-        #if SHARDWISE_AVX512
-        if rows <= 6 {
-            microkernel6x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
-        } else {
-            microkernel12x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
+        switch Blocking.tile(rows: rows, columns: nr) {
+        case .sixByTwoVectors: microkernel6x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
+        case .twelveByTwoVectors, .twelveByOneVector: microkernel12x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
         }
-        #else
-        microkernel6x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
-        #endif
     }
 }
 
