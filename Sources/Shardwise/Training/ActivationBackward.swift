@@ -50,22 +50,20 @@ extension Activation {
         let total = output.count, block = Activation.elementBlock
         // A new tensor written in the lanes' pass: a copy of `outputGradient` to overwrite would
         // cost a serial pass of its own (2.6 % of the caller's time in 2-lane training).
-        return try Tensor(shape: output.shape, writingEveryElement: { (g) throws(ShardwiseError) in
-            try output.withUnsafeBufferPointer { (y) throws(ShardwiseError) in
-                try outputGradient.withUnsafeBufferPointer { (dy) throws(ShardwiseError) in
-                    nonisolated(unsafe) let (y, dy, g) = (y.baseAddress!, dy.baseAddress!, g.baseAddress!)
-                    try lanes.forEachRange(extent: (total + block - 1) / block, floatsPerUnit: 2 * block) { blocks in
-                        let start = blocks.lowerBound * block, end = Swift.min(total, blocks.upperBound * block)
-                        forEachVectorChunk(end - start) { offset, count in
-                            let value = Vector.loading(y + start + offset, count: count)
-                            let gradient = Vector.loading(dy + start + offset, count: count)
-                            let passes = (value .> lower) .& (value .< upper)
-                            Vector().replacing(with: gradient, where: passes).store(to: g + start + offset, count: count)
-                        }
+        return try output.mapped(to: output.shape) { (y, g) throws(ShardwiseError) in
+            try outputGradient.withUnsafeBufferPointer { (dy) throws(ShardwiseError) in
+                nonisolated(unsafe) let (y, dy, g) = (y.baseAddress!, dy.baseAddress!, g.baseAddress!)
+                try lanes.forEachRange(extent: (total + block - 1) / block, floatsPerUnit: 2 * block) { blocks in
+                    let start = blocks.lowerBound * block, end = Swift.min(total, blocks.upperBound * block)
+                    forEachVectorChunk(end - start) { offset, count in
+                        let value = Vector.loading(y + start + offset, count: count)
+                        let gradient = Vector.loading(dy + start + offset, count: count)
+                        let passes = (value .> lower) .& (value .< upper)
+                        Vector().replacing(with: gradient, where: passes).store(to: g + start + offset, count: count)
                     }
                 }
             }
-        })
+        }
     }
 
     /// Elements per unit of work when lanes share an element-wise pass (a multiple of every

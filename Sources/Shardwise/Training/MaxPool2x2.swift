@@ -66,32 +66,30 @@ public enum MaxPool2x2 {
         }
         // Every cell is written in the pass (a window's four, or zero for a dropped row or column):
         // the storage need not be zeroed first.
-        return try Tensor(shape: input.shape, writingEveryElement: { (dx) throws(ShardwiseError) in
-            try input.withUnsafeBufferPointer { (x) throws(ShardwiseError) in
-                try outputGradient.withUnsafeBufferPointer { (dy) throws(ShardwiseError) in
-                    nonisolated(unsafe) let (x, dy, dx) = (x.baseAddress!, dy.baseAddress!, dx.baseAddress!)
-                    try lanes.forEachRange(extent: w.windowRows, floatsPerUnit: w.inputFloatsPerWindowRow) { windowRows in
-                        w.forEachDropped(windowRows: windowRows) { offset, count in
-                            (dx + offset).update(repeating: 0, count: count)
-                        }
-                        w.forEach(windowRows: windowRows) { cells, pooled in
-                            forEachVectorChunk(w.channels) { c, count in
-                                let tap = firstMaximum(x, cells, c, count).tap
-                                let gradient = Vector.loading(dy + pooled + c, count: count)
-                                @inline(__always) func route(_ t: Int32, _ cell: Int) {
-                                    Vector().replacing(with: gradient, where: tap .== Vector.MaskStorage(repeating: t))
-                                        .store(to: dx + cell + c, count: count)
-                                }
-                                route(0, cells.0)
-                                route(1, cells.1)
-                                route(2, cells.2)
-                                route(3, cells.3)
+        return try input.mapped(to: input.shape) { (x, dx) throws(ShardwiseError) in
+            try outputGradient.withUnsafeBufferPointer { (dy) throws(ShardwiseError) in
+                nonisolated(unsafe) let (x, dy, dx) = (x.baseAddress!, dy.baseAddress!, dx.baseAddress!)
+                try lanes.forEachRange(extent: w.windowRows, floatsPerUnit: w.inputFloatsPerWindowRow) { windowRows in
+                    w.forEachDropped(windowRows: windowRows) { offset, count in
+                        (dx + offset).update(repeating: 0, count: count)
+                    }
+                    w.forEach(windowRows: windowRows) { cells, pooled in
+                        forEachVectorChunk(w.channels) { c, count in
+                            let tap = firstMaximum(x, cells, c, count).tap
+                            let gradient = Vector.loading(dy + pooled + c, count: count)
+                            @inline(__always) func route(_ t: Int32, _ cell: Int) {
+                                Vector().replacing(with: gradient, where: tap .== Vector.MaskStorage(repeating: t))
+                                    .store(to: dx + cell + c, count: count)
                             }
+                            route(0, cells.0)
+                            route(1, cells.1)
+                            route(2, cells.2)
+                            route(3, cells.3)
                         }
                     }
                 }
             }
-        })
+        }
     }
 
     // MARK: - The decision and the walk
