@@ -49,7 +49,8 @@ public final class Conv2D: Sendable {
 
     /// The GEMM view of one call: rows, columns per group, depth, and how A is read: the input
     /// itself (1×1 kernel, stride 1, one group, no padding: im2col is skipped), in place from
-    /// zero-padded bands (`band`), or packed from patches.
+    /// zero-padded bands (`band`, where the plan's shards are narrow enough: `band(for:plan:)`), or
+    /// packed from patches.
     struct GEMMShape {
         let geometry: ConvolutionGeometry
         let inputCount: Int
@@ -72,14 +73,22 @@ public final class Conv2D: Sendable {
         let patchesAreInput = d.kernel == Size2D(1) && d.strides == Size2D(1) && d.groups == 1 && unpadded
         return GEMMShape(geometry: geometry, inputCount: inputCount, rows: outputCount / d.outputChannels,
                          columns: d.outputChannelsPerGroup, depth: depth, patchesAreInput: patchesAreInput,
-                         band: patchesAreInput ? nil
-                             : PaddedBand(descriptor: d, geometry: geometry, columns: d.outputChannelsPerGroup, depth: depth))
+                         band: patchesAreInput ? nil : PaddedBand(descriptor: d, geometry: geometry, depth: depth))
     }
 
-    /// Whether a call with an input of `shape` reads its patches in place from zero-padded bands
-    /// (`PaddedBand`) rather than packing them.
-    package func readsPatchesFromBands(forInput shape: [Int]) throws(ShardwiseError) -> Bool {
-        try gemmShape(forInput: shape).band != nil
+    /// Whether a call with an input of `shape` on `lanes` reads its patches in place from
+    /// zero-padded bands (`PaddedBand`) rather than packing them.
+    package func readsPatchesFromBands(forInput shape: [Int], lanes: Lanes = .serial) throws(ShardwiseError) -> Bool {
+        let s = try gemmShape(forInput: shape)
+        return try band(for: s, plan: plan(for: s, lanes: lanes)) != nil
+    }
+
+    /// The band a call reads its patches from under `plan`, or nil where it packs them: every
+    /// lane's shard must be at most `PaddedBand.widestFilter` columns wide. (An output-channel
+    /// split can thus read bands where one lane would pack: each lane packs the same patches,
+    /// but fills a band of its own for a fraction of that.)
+    func band(for s: GEMMShape, plan: ShardPlan) -> PaddedBand? {
+        plan.largestShard.columns <= PaddedBand.widestFilter ? s.band : nil
     }
 
     /// The plan a call with an input of `shape` would use.
@@ -93,14 +102,15 @@ public final class Conv2D: Sendable {
         if isDepthwise {
             // One pass over the pixels: a split of the output rows duplicates nothing.
             return try Planner.plan(rows: s.rows, columns: descriptor.outputChannels, depth: s.depth, lanes: lanes,
-                                    packsB: false, aPackingCost: 0, allowsColumnSplit: false, kernelSpeed: 0.1)
+                                    packsB: false, aPackingCost: { _ in 0 }, allowsColumnSplit: false, kernelSpeed: 0.1)
         }
         // An output-channel split makes every lane gather the same patches: im2col costs more
         // per element than a copy, because of the index arithmetic and the padding tests. A band
-        // copies each input float once, not once per tap: a fraction of a patch row's cost.
-        let aPackingCost = s.band != nil ? 0.25 : s.patchesAreInput ? 1 : 2
+        // copies each input float once, not once per tap: a fraction of a patch row's cost. A
+        // lane reads bands when its shard is at most `PaddedBand.widestFilter` columns wide.
+        let hasBand = s.band != nil, patchCost: Double = s.patchesAreInput ? 1 : 2
         return try Planner.plan(rows: s.rows, columns: s.columns, depth: s.depth, lanes: lanes, packsB: false,
-                                aPackingCost: aPackingCost)
+                                aPackingCost: { hasBand && $0 <= PaddedBand.widestFilter ? 0.25 : patchCost })
     }
 
     /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.
@@ -111,7 +121,7 @@ public final class Conv2D: Sendable {
         let s = try gemmShape(forInput: shape)
         if isDepthwise { return 0 }  // the direct kernel works in registers
         let plan = try plan(for: s, lanes: lanes)
-        if let band = s.band { return plan.laneCount * band.workspaceFloats * MemoryLayout<Float>.stride }
+        if let band = band(for: s, plan: plan) { return plan.laneCount * band.workspaceFloats * MemoryLayout<Float>.stride }
         return GEMM.workspaceBytes(plan: plan, depth: s.depth, packsB: false, readsAInPlace: s.patchesAreInput)
     }
 
@@ -156,7 +166,7 @@ public final class Conv2D: Sendable {
             }
             return
         }
-        if let band = s.band {
+        if let band = band(for: s, plan: plan) {
             nonisolated(unsafe) let (source, target) = (input.baseAddress!, output.baseAddress!)
             let filter = packedFilters[0]
             biasBase.withOptionalUnsafeBuffer { bias in

@@ -38,8 +38,16 @@
 //
 // Bounded memory: a band holds R output rows (R + (KH−1)·dh input rows, or KH
 // phases of R rows), with R chosen to fit `budgetBytes`; when even one output
-// row's band would not fit, the layer packs instead. The depth must be one KC block (K ≤ KC), so each output is
-// the same multiply-adds in the same order as on the packed path: the same bits.
+// row's band would not fit, the layer packs instead.
+//
+// A depth beyond KC is cut into the packed path's KC blocks (`Blocking.depthBlock`),
+// each block a list of segments (its share of each kernel row or tap), and C is
+// accumulated block by block through the same write-back phases. So each output
+// is the same multiply-adds in the same order as on the packed path: the same
+// bits, whichever path a lane takes. Measured, 1 lane, two interleaved runs
+// against packing: 1×28×28×64 5×5 → 64 (K = 1600) 0.691–0.704 → 0.619–0.627 ms,
+// 1×28×28×256 3×3 → 128 (K = 2304) 1.835–1.848 → 1.775–1.779, 1×14×14×512 3×3 →
+// 128 0.922–0.933 → 0.899–0.909.
 
 /// How a convolution reads its patch matrix in place from zero-padded bands of input rows.
 struct PaddedBand: Sendable {
@@ -55,9 +63,12 @@ struct PaddedBand: Sendable {
     /// Rows of input written per band: one block of `bandRows + (KH−1)·dh` rows under a height
     /// stride of 1, else KH phases of `bandRows` rows each (see the file header).
     let filledRows: Int
-    /// The depth as segments of a patch row, relative to the row's first float: one per kernel
-    /// row (KW·Cin contiguous floats) when the width is undilated, one per tap otherwise.
-    let segments: [PanelSegment]
+    /// The depth of each KC block (`Blocking.depthBlock`) as segments of a patch row, relative to
+    /// the row's first float: the block's share of each kernel row (KW·Cin contiguous floats) when
+    /// the width is undilated, of each tap otherwise.
+    let blockSegments: [[PanelSegment]]
+    /// The patch row's depth: KH·KW·Cin.
+    let depth: Int
 
     /// The size a band aims for: half of this machine's 1 MiB L2 per core.
     static let budgetBytes = 512 << 10
@@ -73,17 +84,20 @@ struct PaddedBand: Sendable {
     /// reused often enough to repay its copy. Measured against two (1 lane, then 2; three
     /// interleaved runs): 1×28×28×128 3×3 → 128 252–259 → 254–265 GFLOP/s, 1×56×56×32 → 96 235–240
     /// → 249–257 and 443–466 → 463–490, 1×14×14×128 → 128 on 2 lanes 397–408 → 417–450, 1×56×56×64
-    /// → 128 level on 2 lanes and 0–3 % faster on 1. Eight panels (8×28×28×64 → 256) were no
-    /// better than packing. (With virtual pixels computed, before the row-pointer tables, even three
-    /// panels had lost.)
+    /// → 128 level on 2 lanes and 0–3 % faster on 1. Eight panels (8×28×28×64 → 256; 1×14×14×256 →
+    /// 256, 0.917–0.919 against 0.928–0.931 ms) were no better than packing, or within noise. (With
+    /// virtual pixels computed, before the row-pointer tables, even three panels had lost.) The
+    /// limit applies to each lane's shard: on 2 lanes an output-channel split of 1×14×14×256 →
+    /// 256 reads bands, 0.496–0.506 → 0.469–0.476 ms (each lane had packed all the patches).
     static let widestFilter = 4 * Blocking.nr
 
     /// The band layout for a convolution, or nil where packing is the better (or the only) way:
-    /// one group, one depth block, at most `widestFilter` filter columns, and a one-row band that
-    /// fits. Under a height stride, also short kernel rows (`shortKernelRow`), as in an image's stem.
-    init?(descriptor d: Conv2DDescriptor, geometry g: ConvolutionGeometry, columns: Int, depth: Int) {
+    /// one group and a one-row band that fits. Under a height stride, also short kernel rows
+    /// (`shortKernelRow`), as in an image's stem. (Whether a call reads it also depends on its
+    /// shards' widths, `widestFilter`.)
+    init?(descriptor d: Conv2DDescriptor, geometry g: ConvolutionGeometry, depth: Int) {
         let h = g.height, w = g.width, cin = d.inputChannels
-        guard d.groups == 1 && depth <= Blocking.kc && columns <= Self.widestFilter
+        guard d.groups == 1
             && (h.stride == 1 || w.kernel * cin <= Self.shortKernelRow) else { return nil }
         // Every term of a band's size below the budget, so that none of the arithmetic can overflow.
         let budgetFloats = Self.budgetBytes / MemoryLayout<Float>.stride
@@ -104,14 +118,14 @@ struct PaddedBand: Sendable {
         filledRows = h.stride == 1 ? bandRows + haloRows : bandRows * h.kernel
         // Where kernel row kh's input rows start in the band: kh·dh rows down, or at phase kh.
         let kernelRowOffset = h.stride == 1 ? h.dilation * rowFloats : bandRows * rowFloats
-        if w.dilation == 1 {
-            segments = (0..<h.kernel).map { PanelSegment(offset: $0 * kernelRowOffset, length: w.kernel * cin) }
-        } else {
-            segments = (0..<h.kernel * w.kernel).map {
+        let segments = w.dilation == 1
+            ? (0..<h.kernel).map { PanelSegment(offset: $0 * kernelRowOffset, length: w.kernel * cin) }
+            : (0..<h.kernel * w.kernel).map {
                 PanelSegment(offset: ($0 / w.kernel) * kernelRowOffset + ($0 % w.kernel) * w.dilation * cin,
                              length: cin)
             }
-        }
+        self.depth = depth
+        blockSegments = Self.cut(segments, depth: depth)
     }
 
     /// Floats of workspace one lane needs: a band and a tile.
@@ -121,7 +135,7 @@ struct PaddedBand: Sendable {
 
     /// Computes output pixels `pixels` (flattened n, oh, ow), channels `columns`, one band at a
     /// time. `output` points at channel 0 of pixel 0, with `ldc` floats per pixel; `filter` is the
-    /// packed filter, whose depth is one KC block.
+    /// packed filter.
     func run(pixels: Range<Int>, columns: Range<Int>, input: UnsafePointer<Float>, filter: PackedMatrix,
              output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, workspace: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
@@ -129,47 +143,67 @@ struct PaddedBand: Sendable {
         let plane = h.output * w.output
         let tile = workspace + workspaceFloats - mr * nr
         let pitch = w.stride * channels
-        let panels = filter.block(k0: 0)
-        let phase = DepthPhase(first: true, last: true)
-        segments.withUnsafeBufferPointer { segments in
-            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc) { table in
-                var pixel = pixels.lowerBound
-                while pixel < pixels.upperBound {
-                    let image = pixel / plane
-                    let firstRow = (pixel % plane) / w.output
-                    // Up to the shard's last pixel's row: a shard may end inside an image.
-                    let lastRow = (Swift.min(pixels.upperBound, (image + 1) * plane) - 1 - image * plane) / w.output
-                    let rows = Swift.min(bandRows, lastRow + 1 - firstRow)
-                    let bandStart = image * plane + firstRow * w.output
-                    let bandEnd = Swift.min(pixels.upperBound, bandStart + rows * w.output)
-                    fill(workspace, image: input + image * h.input * w.input * channels, firstRow: firstRow, rows: rows)
-                    // BLIS's order over an MC-pixel block: each filter panel stays in L1 for all its tiles.
-                    for block in stride(from: pixel - bandStart, to: bandEnd - bandStart, by: Blocking.mc) {
-                        let blockEnd = Swift.min(block + Blocking.mc, bandEnd - bandStart)
-                        // Each pixel's patch row in the band: tiles run over output pixels only, across
-                        // output rows; a last tile short of MR pixels repeats its last one.
-                        var row = block / w.output, column = block % w.output
-                        for t in 0..<((blockEnd - block + mr - 1) / mr * mr) {
-                            table[t] = UnsafePointer(workspace + (row * virtualWidth + column) * pitch)
-                            if block + t + 1 < blockEnd {
-                                column += 1
-                                if column == w.output { (row, column) = (row + 1, 0) }
+        let blockDepth = Blocking.depthBlock(depth)
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc) { table in
+            var pixel = pixels.lowerBound
+            while pixel < pixels.upperBound {
+                let image = pixel / plane
+                let firstRow = (pixel % plane) / w.output
+                // Up to the shard's last pixel's row: a shard may end inside an image.
+                let lastRow = (Swift.min(pixels.upperBound, (image + 1) * plane) - 1 - image * plane) / w.output
+                let rows = Swift.min(bandRows, lastRow + 1 - firstRow)
+                let bandStart = image * plane + firstRow * w.output
+                let bandEnd = Swift.min(pixels.upperBound, bandStart + rows * w.output)
+                fill(workspace, image: input + image * h.input * w.input * channels, firstRow: firstRow, rows: rows)
+                // BLIS's order: a KC block of the filter stays in cache for all of the band's pixels,
+                // and each filter panel in L1 for all the tiles of an MC-pixel block.
+                for (index, k0) in stride(from: 0, to: depth, by: blockDepth).enumerated() {
+                    let blockLength = Swift.min(blockDepth, depth - k0)
+                    let panels = filter.block(k0: k0)
+                    let phase = DepthPhase(first: k0 == 0, last: k0 + blockLength == depth)
+                    blockSegments[index].withUnsafeBufferPointer { segments in
+                        for block in stride(from: pixel - bandStart, to: bandEnd - bandStart, by: Blocking.mc) {
+                            let blockEnd = Swift.min(block + Blocking.mc, bandEnd - bandStart)
+                            // Each pixel's patch row in the band: tiles run over output pixels only, across
+                            // output rows; a last tile short of MR pixels repeats its last one.
+                            var row = block / w.output, column = block % w.output
+                            for t in 0..<((blockEnd - block + mr - 1) / mr * mr) {
+                                table[t] = UnsafePointer(workspace + (row * virtualWidth + column) * pitch)
+                                if block + t + 1 < blockEnd {
+                                    column += 1
+                                    if column == w.output { (row, column) = (row + 1, 0) }
+                                }
                             }
-                        }
-                        for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
-                            let n = Swift.min(nr, columns.upperBound - jr)
-                            for q0 in stride(from: block, to: blockEnd, by: mr) {
-                                Blocking.microkernel(segments: segments, rows: table.baseAddress! + (q0 - block),
-                                                     b: panels + jr * filter.depth, tile: tile,
-                                                     wantedRows: Swift.min(mr, blockEnd - q0), columns: n)
-                                writeBack(tile: tile, rows: Swift.min(mr, blockEnd - q0), columns: n,
-                                          c: output + (bandStart + q0) * ldc + jr, ldc: ldc, column0: jr,
-                                          epilogue: epilogue, phase: phase)
+                            for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
+                                let n = Swift.min(nr, columns.upperBound - jr)
+                                for q0 in stride(from: block, to: blockEnd, by: mr) {
+                                    Blocking.microkernel(segments: segments, rows: table.baseAddress! + (q0 - block),
+                                                         b: panels + jr * blockLength, tile: tile,
+                                                         wantedRows: Swift.min(mr, blockEnd - q0), columns: n)
+                                    writeBack(tile: tile, rows: Swift.min(mr, blockEnd - q0), columns: n,
+                                              c: output + (bandStart + q0) * ldc + jr, ldc: ldc, column0: jr,
+                                              epilogue: epilogue, phase: phase)
+                                }
                             }
                         }
                     }
-                    pixel = bandEnd
                 }
+                pixel = bandEnd
+            }
+        }
+    }
+
+    /// `segments`, consecutive runs of the depth in order, cut at the KC block boundaries
+    /// (`Blocking.depthBlock`): each block's share of each segment it overlaps.
+    static func cut(_ segments: [PanelSegment], depth: Int) -> [[PanelSegment]] {
+        let blockDepth = Blocking.depthBlock(depth)
+        return stride(from: 0, to: depth, by: blockDepth).map { k0 in
+            let k1 = Swift.min(k0 + blockDepth, depth)
+            var start = 0
+            return segments.compactMap { segment in
+                defer { start += segment.length }
+                let low = Swift.max(start, k0), high = Swift.min(start + segment.length, k1)
+                return low < high ? PanelSegment(offset: segment.offset + low - start, length: high - low) : nil
             }
         }
     }

@@ -254,7 +254,9 @@ package enum Planner {
     ///
     /// - Parameters:
     ///   - packsB: whether each lane packs B itself (false when B is pre-packed weights).
-    ///   - aPackingCost: relative cost of packing one element of A (im2col costs more than a copy).
+    ///   - aPackingCost: relative cost of packing one element of A (im2col costs more than a copy),
+    ///     for a lane that owns the given number of columns (a convolution reads narrow column
+    ///     shards' patches from bands, for a fraction of im2col's cost).
     ///   - allowsColumnSplit: false for kernels that can only split rows.
     ///   - kernelSpeed: the kernel's speed relative to the GEMM microkernel's (a memory-bound
     ///     depthwise kernel runs at about a tenth of it).
@@ -265,7 +267,7 @@ package enum Planner {
     ///     more than one lane.
     /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
-                             aPackingCost: Double = 1, allowsColumnSplit: Bool = true,
+                             aPackingCost: (_ laneColumns: Int) -> Double = { _ in 1 }, allowsColumnSplit: Bool = true,
                              kernelSpeed: Double = 1, rowUnit: Int = Blocking.mr,
                              handoffFloats: Int = 0) throws(ShardwiseError) -> ShardPlan {
         let maximum = try lanes.maximum()
@@ -281,9 +283,9 @@ package enum Planner {
                     : columnParts == 1 ? .rows : rowParts == 1 ? .outputChannels : .grid
                 // The busiest lane's block, in whole tiles.
                 let myRows = Double(Swift.min(rows, (rowUnits + rowParts - 1) / rowParts * rowUnit))
-                let myColumns = Double(Swift.min(columns, (columnUnits + columnParts - 1) / columnParts * Blocking.nr))
-                let flops = 2 * myRows * myColumns * Double(depth)
-                let packed = myRows * Double(depth) * aPackingCost + (packsB ? Double(depth) * myColumns : 0)
+                let myColumns = Swift.min(columns, (columnUnits + columnParts - 1) / columnParts * Blocking.nr)
+                let flops = 2 * myRows * Double(myColumns) * Double(depth)
+                let packed = myRows * Double(depth) * aPackingCost(myColumns) + (packsB ? Double(depth) * Double(myColumns) : 0)
                 let handoff = count > 1 ? lanes.executor.startLatencySeconds + Double(handoffFloats) / handoffPerSecond : 0
                 let seconds = flops / (flopsPerSecond * kernelSpeed) + packed / packedPerSecond + handoff
                 estimates.append(PlanEstimate(strategy: strategy, lanes: count, rowParts: rowParts,

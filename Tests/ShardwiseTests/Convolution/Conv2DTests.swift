@@ -151,6 +151,10 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             bandCase(height: 12, width: 21, channels: 2, outputs: nr - 1, kernel: Size2D(height: 3, width: 2),
                      strides: Size2D(2), dilations: Size2D(height: 1, width: 2), padding: .explicit(top: 2, bottom: 0, left: 1, right: 2)),
             bandCase(height: 60, width: 400, channels: 8, outputs: nr + 1, kernel: Size2D(3), strides: Size2D(2)),
+            // Depth beyond KC: 3·3·150 = 1350 in two blocks of 675, cut inside kernel row 1; under a
+            // width dilation 3·3·131 = 1179 in two blocks of 590, cut inside tap 4.
+            bandCase(height: 5, width: 7, channels: 150, outputs: 2 * nr + 3, kernel: Size2D(3)),
+            bandCase(height: 6, width: 9, channels: 131, outputs: nr - 3, kernel: Size2D(3), dilations: Size2D(2)),
         ]
         let lanes: [Lanes] = [.serial, .fixed(2), .fixed(3), .fixed(5)]
         for (index, c) in cases.enumerated() {
@@ -158,6 +162,24 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             let layer = try Conv2D(try c.descriptor(&rng))
             #expect(try layer.readsPatchesFromBands(forInput: [c.batch, c.height, c.width, c.inputChannels]), "\(c)")
             #expect(try checkConv(c, seed: UInt64(40 + index), lanes: lanes) == nil)
+        }
+    }
+
+    /// A layer wider than a band serves (eight filter panels) packs its patches on one lane, but
+    /// an output-channel split leaves each lane at most four panels, so there each lane reads
+    /// bands: the same bits either way, over one depth block and over two (3·3·140 = 1260).
+    @Test func outputChannelSplitsReadBandsWhereOneLanePacks() throws {
+        for (index, channels) in [9, 140].enumerated() {
+            var c = ConvCase()
+            c.batch = 2; c.height = 9; c.width = 13; c.inputChannels = channels; c.outputChannels = 8 * Blocking.nr - 2
+            c.kernel = Size2D(3); c.activation = .relu
+            var rng = SeededGenerator(seed: 0)
+            let layer = try Conv2D(try c.descriptor(&rng))
+            let shape = [c.batch, c.height, c.width, c.inputChannels]
+            #expect(try !layer.readsPatchesFromBands(forInput: shape, lanes: .serial))
+            #expect(try layer.plan(forInput: shape, lanes: .fixed(2)).strategy == .outputChannels)
+            #expect(try layer.readsPatchesFromBands(forInput: shape, lanes: .fixed(2)))
+            #expect(try checkConv(c, seed: UInt64(60 + index), lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
         }
     }
 
@@ -173,11 +195,17 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
         #expect(try checkConv(c, seed: 8) == nil)
     }
 
+    /// K = 5·5·Cin > KC (Cin = KC/25 + 7, odd): depth-block boundaries fall inside channel runs,
+    /// read from a band (two filter panels) and packed (five).
     @Test func depthBeyondKCWithChannelRunsSplitAcrossBlocks() throws {
-        // K = 5·5·Cin > KC (Cin = KC/25 + 7, odd): depth-block boundaries fall inside channel runs.
-        var c = ConvCase()
-        c.kernel = Size2D(5); c.inputChannels = Blocking.kc / 25 + 7; c.outputChannels = 40; c.height = 6; c.width = 5
-        #expect(try checkConv(c, seed: 9) == nil)
+        for outputs in [Blocking.nr + 8, 4 * Blocking.nr + 1] {
+            var c = ConvCase()
+            c.kernel = Size2D(5); c.inputChannels = Blocking.kc / 25 + 7; c.outputChannels = outputs; c.height = 6; c.width = 5
+            var rng = SeededGenerator(seed: 0)
+            let bands = try Conv2D(try c.descriptor(&rng)).readsPatchesFromBands(forInput: [1, 6, 5, c.inputChannels])
+            #expect(bands == (outputs < 4 * Blocking.nr))
+            #expect(try checkConv(c, seed: 9) == nil)
+        }
     }
 
     @Test func everyLaneCountGivesTheSameBits() throws {
@@ -192,34 +220,37 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     /// row before the row's first in-bounds column, im2col made a zero-length copy from before the
     /// image, which its whole-vector path read as 16 floats. Every channel count up to 200 puts
     /// the depth blocks' boundaries (5·5·C split by the blocking table) somewhere else, kernel
-    /// row 4 (the only one in bounds, from its column 4 on) among them, whatever KC is.
+    /// row 4 (the only one in bounds, from its column 4 on) among them, whatever KC is. Three
+    /// output channels read the patches from a band, five filter panels pack them.
     @Test func neverReadsBeforeTheInput() throws {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         for channels in 1...200 {
-            var c = ConvCase()
-            c.height = 2; c.width = 2; c.kernel = Size2D(5); c.inputChannels = channels; c.outputChannels = 3
-            c.padding = .explicit(top: 4, bottom: 0, left: 4, right: 0)
-            var rng = SeededGenerator(seed: UInt64(channels))
-            let descriptor = try c.descriptor(&rng)
-            let shape = [1, 2, 2, channels]
-            let input = try Tensor(shape: shape, scalars: rng.floats(4 * channels))
-            let expected = try Reference.conv2D(input: input, descriptor: descriptor)
-            let length = (4 * channels * 4 + page - 1) / page * page
-            let mapping = try #require(mmap(nil, page + length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
-            try #require(mapping != MAP_FAILED)
-            defer { munmap(mapping, page + length) }
-            try #require(mprotect(mapping, page, PROT_NONE) == 0)
-            let guarded = UnsafeMutableBufferPointer(start: (mapping + page).bindMemory(to: Float.self, capacity: 4 * channels),
-                                                     count: 4 * channels)
-            _ = guarded.initialize(from: input.scalars)
-            var output = [Float](repeating: .nan, count: expected.count)
-            try output.withUnsafeMutableBufferPointer { target in
-                try Conv2D(descriptor).forward(input: UnsafeBufferPointer(guarded), shape: shape, output: target, lanes: .serial)
+            for outputs in [3, 4 * Blocking.nr + 1] {
+                var c = ConvCase()
+                c.height = 2; c.width = 2; c.kernel = Size2D(5); c.inputChannels = channels; c.outputChannels = outputs
+                c.padding = .explicit(top: 4, bottom: 0, left: 4, right: 0)
+                var rng = SeededGenerator(seed: UInt64(channels))
+                let descriptor = try c.descriptor(&rng)
+                let shape = [1, 2, 2, channels]
+                let input = try Tensor(shape: shape, scalars: rng.floats(4 * channels))
+                let expected = try Reference.conv2D(input: input, descriptor: descriptor)
+                let length = (4 * channels * 4 + page - 1) / page * page
+                let mapping = try #require(mmap(nil, page + length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+                try #require(mapping != MAP_FAILED)
+                defer { munmap(mapping, page + length) }
+                try #require(mprotect(mapping, page, PROT_NONE) == 0)
+                let guarded = UnsafeMutableBufferPointer(start: (mapping + page).bindMemory(to: Float.self, capacity: 4 * channels),
+                                                         count: 4 * channels)
+                _ = guarded.initialize(from: input.scalars)
+                var output = [Float](repeating: .nan, count: expected.count)
+                try output.withUnsafeMutableBufferPointer { target in
+                    try Conv2D(descriptor).forward(input: UnsafeBufferPointer(guarded), shape: shape, output: target, lanes: .serial)
+                }
+                let depth = 25 * channels
+                #expect(firstMismatch(output, expected.scalars,
+                                      tolerance: tolerance(depth: depth, magnitude: Float(depth).squareRoot())) == nil,
+                        "channels \(channels), outputs \(outputs)")
             }
-            let depth = 25 * channels
-            #expect(firstMismatch(output, expected.scalars,
-                                  tolerance: tolerance(depth: depth, magnitude: Float(depth).squareRoot())) == nil,
-                    "channels \(channels)")
         }
     }
 
