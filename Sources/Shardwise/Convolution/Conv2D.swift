@@ -115,8 +115,8 @@ public final class Conv2D: Sendable {
 
     /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.
     ///
-    /// It is bounded by lanes × (MC × aPitch + MR × NR) floats whatever the batch size:
-    /// the patch matrix is never materialized.
+    /// It is bounded by lanes × (max(MC × aPitch, a band's 512 KiB) + MR × NR) floats whatever
+    /// the batch size: the patch matrix is never materialized.
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let s = try gemmShape(forInput: shape)
         if isDepthwise { return 0 }  // the direct kernel works in registers

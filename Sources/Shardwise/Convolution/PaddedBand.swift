@@ -44,7 +44,7 @@
 // each block a list of segments (its share of each kernel row or tap), and C is
 // accumulated block by block through the same write-back phases. So each output
 // is the same multiply-adds in the same order as on the packed path: the same
-// bits, whichever path a lane takes. Measured, 1 lane, two interleaved runs
+// bits, whichever path a call takes. Measured, 1 lane, two interleaved runs
 // against packing: 1×28×28×64 5×5 → 64 (K = 1600) 0.691–0.704 → 0.619–0.627 ms,
 // 1×28×28×256 3×3 → 128 (K = 2304) 1.835–1.848 → 1.775–1.779, 1×14×14×512 3×3 →
 // 128 0.922–0.933 → 0.899–0.909.
@@ -87,8 +87,9 @@ struct PaddedBand: Sendable {
     /// → 128 level on 2 lanes and 0–3 % faster on 1. Eight panels (8×28×28×64 → 256; 1×14×14×256 →
     /// 256, 0.917–0.919 against 0.928–0.931 ms) were no better than packing, or within noise. (With
     /// virtual pixels computed, before the row-pointer tables, even three panels had lost.) The
-    /// limit applies to each lane's shard: on 2 lanes an output-channel split of 1×14×14×256 →
-    /// 256 reads bands, 0.496–0.506 → 0.469–0.476 ms (each lane had packed all the patches).
+    /// limit applies to the plan's widest shard (`Conv2D.band(for:plan:)`): on 2 lanes an
+    /// output-channel split of 1×14×14×256 → 256 reads bands, 0.496–0.506 → 0.469–0.476 ms
+    /// (each lane had packed all the patches).
     static let widestFilter = 4 * Blocking.nr
 
     /// The band layout for a convolution, or nil where packing is the better (or the only) way:

@@ -4,7 +4,8 @@
 // [N·OH·OW, Cout]) into one rectangle per lane. Splitting columns is the
 // column-parallel (output-channel) split of Megatron-style tensor parallelism:
 // each lane owns a slice of the weights and needs no reduction, but every lane
-// packs the same A (for a convolution: the same im2col patches). Splitting rows
+// packs the same A (for a convolution: the same im2col patches, or, where each
+// lane's slice is narrow, a band of input rows: see Conv2D). Splitting rows
 // is the batch/spatial split: each lane packs its own A rows, and, when B is not
 // pre-packed, every lane packs the same B. Boundaries fall on whole register
 // tiles (MR rows, NR columns; the skinny path's 4-row blocks), so no microtile is
@@ -27,7 +28,8 @@
 // atomic state) was dropped too: on 1×14×14×256 3×3, 2 lanes ran 0.49–0.50 ms with
 // and without it, and even 4 lanes on 2 cores, each packing all of A, ran as fast
 // as 2 lanes. That layer's im2col is a few percent of its time, inside this
-// machine's noise. It is a candidate again for many-core machines, where a column
+// machine's noise. (Since then its 2-lane split reads bands instead, 0.496–0.506 →
+// 0.469–0.476 ms: no patches packed at all, see PaddedBand.swift.) It is a candidate again for many-core machines, where a column
 // split's duplicated packing grows with the lane count. A guided tail for column
 // splits too (the last eighth of the rows cut into smaller shards per column
 // range) measured level there as well (0.51 ms either way, Dispatch, 2 lanes).
@@ -232,7 +234,8 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 ///
 /// A candidate (strategy, lane count) costs the busiest lane's multiply-adds at the
 /// kernel's speed, plus the elements it packs (with an output-channel split every lane
-/// packs all of A, for a convolution the same im2col patches; with a row split every lane
+/// packs all of A, for a convolution the same im2col patches, priced by the caller per lane
+/// width; with a row split every lane
 /// packs all of B unless B is pre-packed; a grid duplicates a share of each), plus, when it
 /// uses more than one lane, the start
 /// latency the executor states (`startLatencySeconds`: 30 µs for Dispatch, 3 µs spinning). With

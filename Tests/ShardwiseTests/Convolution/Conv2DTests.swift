@@ -166,19 +166,21 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     }
 
     /// A layer wider than a band serves (eight filter panels) packs its patches on one lane, but
-    /// an output-channel split leaves each lane at most four panels, so there each lane reads
-    /// bands: the same bits either way, over one depth block and over two (3·3·140 = 1260).
+    /// a 2-lane output-channel split leaves each lane four panels, so there the lanes read bands:
+    /// the same bits as packing, over one depth block, over two (3·3·140 = 1260, cut inside
+    /// kernel row 1) and over two cut inside a tap (3·3·131 = 1179 under a width dilation, one
+    /// segment per tap). (3 lanes split the rows and pack: their bits are compared too.)
     @Test func outputChannelSplitsReadBandsWhereOneLanePacks() throws {
-        for (index, channels) in [9, 140].enumerated() {
+        for (index, (channels, dilations)) in [(9, Size2D(1)), (140, Size2D(1)), (131, Size2D(height: 1, width: 2))].enumerated() {
             var c = ConvCase()
             c.batch = 2; c.height = 9; c.width = 13; c.inputChannels = channels; c.outputChannels = 8 * Blocking.nr - 2
-            c.kernel = Size2D(3); c.activation = .relu
+            c.kernel = Size2D(3); c.dilations = dilations; c.activation = .relu
             var rng = SeededGenerator(seed: 0)
             let layer = try Conv2D(try c.descriptor(&rng))
             let shape = [c.batch, c.height, c.width, c.inputChannels]
             #expect(try !layer.readsPatchesFromBands(forInput: shape, lanes: .serial))
-            #expect(try layer.plan(forInput: shape, lanes: .fixed(2)).strategy == .outputChannels)
-            #expect(try layer.readsPatchesFromBands(forInput: shape, lanes: .fixed(2)))
+            #expect(try layer.plan(forInput: shape, lanes: .fixed(2)).strategy == .outputChannels, "\(c)")
+            #expect(try layer.readsPatchesFromBands(forInput: shape, lanes: .fixed(2)), "\(c)")
             #expect(try checkConv(c, seed: UInt64(60 + index), lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
         }
     }

@@ -260,7 +260,8 @@ enum FuzzCase {
             total += 1
             if try layer.readsPatchesFromBands(forInput: [c.batch, c.height, c.width, c.inputChannels]) { bands += 1 }
         }
-        // 927 of 1,963 on AVX-512, 754 on the portable target (bands serve at most four NR panels).
+        // 956 of 1,963 on AVX-512, 783 on the portable target, on one lane (bands serve at most four NR
+        // panels, and any depth).
         #expect(bands * 50 >= total, "only \(bands) of \(total) cases take the band path")
     }
 
