@@ -80,17 +80,20 @@ struct PaddedBand: Sendable {
     /// (each shard refills its band's KH phases), 8×56×56×32 3×3 stride 2 (96 floats) 2 % slower.
     static let shortKernelRow = 32
 
-    /// The most filter columns a band serves: four micropanels. Beyond them a packed patch row is
-    /// reused often enough to repay its copy. Measured against two (1 lane, then 2; three
+    /// The most filter columns a band serves: eight micropanels. Beyond them a packed patch row is
+    /// reused often enough to repay its copy. Four panels against two (1 lane, then 2; three
     /// interleaved runs): 1×28×28×128 3×3 → 128 252–259 → 254–265 GFLOP/s, 1×56×56×32 → 96 235–240
-    /// → 249–257 and 443–466 → 463–490, 1×14×14×128 → 128 on 2 lanes 397–408 → 417–450, 1×56×56×64
-    /// → 128 level on 2 lanes and 0–3 % faster on 1. Eight panels (8×28×28×64 → 256; 1×14×14×256 →
-    /// 256, 0.917–0.919 against 0.928–0.931 ms) were no better than packing, or within noise. (With
+    /// → 249–257 and 443–466 → 463–490, 1×14×14×128 → 128 on 2 lanes 397–408 → 417–450. Eight
+    /// against four, once bands spanned depth blocks (1 lane, two interleaved runs, ms):
+    /// 1×14×14×256 3×3 → 256 0.917–0.934 → 0.890–0.903, 8×28×28×64 → 256 7.41–7.45 → 7.13–7.17,
+    /// 1×56×56×64 5×5 → 256 10.33–10.48 → 9.95–10.08, 1×28×28×256 → 256 3.63–3.66 → 3.54–3.63,
+    /// 1×56×56×64 → 192 and 1×28×28×128 → 160 2–3 % faster; 2 lanes level. Sixteen (14×14×256 →
+    /// 512, 7×7×512 → 512, 14×14×512 → 512, 28×28×128 → 512) lost 1–4 % to packing. (With
     /// virtual pixels computed, before the row-pointer tables, even three panels had lost.) The
-    /// limit applies to the plan's widest shard (`Conv2D.band(for:plan:)`): on 2 lanes an
-    /// output-channel split of 1×14×14×256 → 256 reads bands, 0.496–0.506 → 0.469–0.476 ms
-    /// (each lane had packed all the patches).
-    static let widestFilter = 4 * Blocking.nr
+    /// limit applies to the plan's widest shard (`Conv2D.band(for:plan:)`): a 2-lane
+    /// output-channel split of a 16-panel layer reads bands. (Four panels per lane, packing before
+    /// bands spanned depth blocks: 1×14×14×256 → 256 on 2 lanes 0.496–0.506 → 0.469–0.476 ms.)
+    static let widestFilter = 8 * Blocking.nr
 
     /// The band layout for a convolution, or nil where packing is the better (or the only) way:
     /// one group and a one-row band that fits. Under a height stride, also short kernel rows

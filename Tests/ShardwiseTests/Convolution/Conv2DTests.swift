@@ -119,12 +119,12 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
 
     /// Layers that read their patches in place from zero-padded bands: one channel (the article's
     /// first layer), a width stride with VALID padding, dilation in both axes (a segment per tap),
-    /// asymmetric explicit padding, two and four filter panels, and rows wide enough for several bands per
+    /// asymmetric explicit padding, two, four and eight filter panels, and rows wide enough for several bands per
     /// image (a short last band among them); then height strides, whose kernel rows must be at
     /// most 32 floats (a 7×7 stride-2 stem, stride 3 with height dilation, stride 2 with width
     /// dilation and explicit padding, several bands), each at lane counts that split images
     /// mid-band and mid-row. Output channels are counted in NR (32 on AVX-512, 8 on the portable
-    /// target): bands serve at most four panels. Tiles span output rows (and the 2-wide case has
+    /// target): bands serve at most eight panels. Tiles span output rows (and the 2-wide case has
     /// fewer pixels per row than a tile has rows).
     @Test func paddedBandsMatchTheReference() throws {
         let nr = Blocking.nr
@@ -144,6 +144,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
                      padding: .explicit(top: 1, bottom: 0, left: 2, right: 1)),
             bandCase(height: 40, width: 64, channels: 64, outputs: nr + 1, kernel: Size2D(3)),
             bandCase(height: 11, width: 2, channels: 6, outputs: 4 * nr - 5, kernel: Size2D(3)),
+            bandCase(height: 6, width: 11, channels: 7, outputs: 8 * nr - 3, kernel: Size2D(3)),
             // Height strides: the band is written as one phase per kernel row.
             bandCase(height: 23, width: 30, channels: 3, outputs: 2 * nr, kernel: Size2D(7), strides: Size2D(2)),
             bandCase(height: 17, width: 19, channels: 4, outputs: 7, kernel: Size2D(3), strides: Size2D(height: 3, width: 1),
@@ -165,15 +166,15 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
         }
     }
 
-    /// A layer wider than a band serves (eight filter panels) packs its patches on one lane, but
-    /// a 2-lane output-channel split leaves each lane four panels, so there the lanes read bands:
+    /// A layer wider than a band serves (sixteen filter panels) packs its patches on one lane, but
+    /// a 2-lane output-channel split leaves each lane eight panels, so there the lanes read bands:
     /// the same bits as packing, over one depth block, over two (3·3·140 = 1260, cut inside
     /// kernel row 1) and over two cut inside a tap (3·3·131 = 1179 under a width dilation, one
     /// segment per tap). (3 lanes split the rows and pack: their bits are compared too.)
     @Test func outputChannelSplitsReadBandsWhereOneLanePacks() throws {
         for (index, (channels, dilations)) in [(9, Size2D(1)), (140, Size2D(1)), (131, Size2D(height: 1, width: 2))].enumerated() {
             var c = ConvCase()
-            c.batch = 2; c.height = 9; c.width = 13; c.inputChannels = channels; c.outputChannels = 8 * Blocking.nr - 2
+            c.batch = 2; c.height = 9; c.width = 13; c.inputChannels = channels; c.outputChannels = 16 * Blocking.nr - 2
             c.kernel = Size2D(3); c.dilations = dilations; c.activation = .relu
             var rng = SeededGenerator(seed: 0)
             let layer = try Conv2D(try c.descriptor(&rng))
@@ -198,14 +199,14 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     }
 
     /// K = 5·5·Cin > KC (Cin = KC/25 + 7, odd): depth-block boundaries fall inside channel runs,
-    /// read from a band (two filter panels) and packed (five).
+    /// read from a band (two filter panels) and packed (nine).
     @Test func depthBeyondKCWithChannelRunsSplitAcrossBlocks() throws {
-        for outputs in [Blocking.nr + 8, 4 * Blocking.nr + 1] {
+        for outputs in [Blocking.nr + 8, 8 * Blocking.nr + 1] {
             var c = ConvCase()
             c.kernel = Size2D(5); c.inputChannels = Blocking.kc / 25 + 7; c.outputChannels = outputs; c.height = 6; c.width = 5
             var rng = SeededGenerator(seed: 0)
             let bands = try Conv2D(try c.descriptor(&rng)).readsPatchesFromBands(forInput: [1, 6, 5, c.inputChannels])
-            #expect(bands == (outputs < 4 * Blocking.nr))
+            #expect(bands == (outputs < 8 * Blocking.nr))
             #expect(try checkConv(c, seed: 9) == nil)
         }
     }
@@ -223,11 +224,11 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     /// image, which its whole-vector path read as 16 floats. Every channel count up to 200 puts
     /// the depth blocks' boundaries (5·5·C split by the blocking table) somewhere else, kernel
     /// row 4 (the only one in bounds, from its column 4 on) among them, whatever KC is. Three
-    /// output channels read the patches from a band, five filter panels pack them.
+    /// output channels read the patches from a band, nine filter panels pack them.
     @Test func neverReadsBeforeTheInput() throws {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         for channels in 1...200 {
-            for outputs in [3, 4 * Blocking.nr + 1] {
+            for outputs in [3, 8 * Blocking.nr + 1] {
                 var c = ConvCase()
                 c.height = 2; c.width = 2; c.kernel = Size2D(5); c.inputChannels = channels; c.outputChannels = outputs
                 c.padding = .explicit(top: 4, bottom: 0, left: 4, right: 0)
