@@ -84,11 +84,11 @@ public final class Conv2D: Sendable {
     }
 
     /// The band a call reads its patches from under `plan`, or nil where it packs them: every
-    /// lane's shard must be at most `PaddedBand.widestFilter` columns wide. (An output-channel
-    /// split can thus read bands where one lane would pack: each lane packs the same patches,
-    /// but fills a band of its own for a fraction of that.)
+    /// lane's shard must be at most the band's `widestColumns` wide. (An output-channel split can
+    /// thus read bands where one lane would pack: each lane packs the same patches, but fills a
+    /// band of its own for a fraction of that.)
     func band(for s: GEMMShape, plan: ShardPlan) -> PaddedBand? {
-        plan.largestShard.columns <= PaddedBand.widestFilter ? s.band : nil
+        s.band.flatMap { plan.largestShard.columns <= $0.widestColumns ? $0 : nil }
     }
 
     /// The plan a call with an input of `shape` would use.
@@ -107,10 +107,14 @@ public final class Conv2D: Sendable {
         // An output-channel split makes every lane gather the same patches: im2col costs more
         // per element than a copy, because of the index arithmetic and the padding tests. A band
         // copies each input float once, not once per tap: a fraction of a patch row's cost. A
-        // lane reads bands when its shard is at most `PaddedBand.widestFilter` columns wide.
-        let hasBand = s.band != nil, patchCost: Double = s.patchesAreInput ? 1 : 2
+        // lane reads bands when its shard is at most the band's `widestColumns` wide. (The planner
+        // prices a strided band with long kernel rows as packing: on 2 lanes, 1×56×56×128 3×3
+        // stride 2 → 128 split by output channels onto such bands ran 0.498–0.503 ms against
+        // 0.484–0.490 split by rows, packing.)
+        let bandColumns = s.band.map { $0.widestColumns == PaddedBand.widestFilter ? $0.widestColumns : 0 } ?? 0
+        let patchCost: Double = s.patchesAreInput ? 1 : 2
         return try Planner.plan(rows: s.rows, columns: s.columns, depth: s.depth, lanes: lanes, packsB: false,
-                                aPackingCost: { hasBand && $0 <= PaddedBand.widestFilter ? 0.25 : patchCost })
+                                aPackingCost: { $0 <= bandColumns ? 0.25 : patchCost })
     }
 
     /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.

@@ -73,12 +73,20 @@ struct PaddedBand: Sendable {
     /// The size a band aims for: half of this machine's 1 MiB L2 per core.
     static let budgetBytes = 512 << 10
 
-    /// The longest kernel row (KW · Cin floats) for which a band under a height stride beats
-    /// packing: there each patch row is KH short copies. Measured, 1 lane then 2: the 7×7 stride-2
-    /// stem over 3 channels (21 floats) 205 → 229 and 390 → 437 GFLOP/s, the 3×3 one (9 floats)
-    /// 63 → 77; 1×56×56×96 3×3 stride 2 → 40 (288 floats) level on 1 lane and 10 % slower on 2
-    /// (each shard refills its band's KH phases), 8×56×56×32 3×3 stride 2 (96 floats) 2 % slower.
+    /// The longest kernel row (KW · Cin floats) for which a band under a height stride serves as
+    /// many filter panels as any band: there packing copies each patch row as KH short runs.
+    /// Measured, 1 lane then 2: the 7×7 stride-2 stem over 3 channels (21 floats) 205 → 229 and
+    /// 390 → 437 GFLOP/s, the 3×3 one (9 floats) 63 → 77.
     static let shortKernelRow = 32
+
+    /// The most filter columns a band serves under a height stride with longer kernel rows: two
+    /// micropanels. There packing copies long runs, and the band's KH phases copy each input float
+    /// about KH / sh times, so the band pays only where few panels reuse a packed row. Measured
+    /// against packing, 1 lane, two interleaved runs (ms): 1×56×56×96 3×3 stride 2 → 40 (288-float
+    /// rows) 0.319–0.323 → 0.303–0.309, 8×56×56×32 → 64 1.057–1.065 → 1.018–1.028, 1×112×112×64 →
+    /// 64 1.008–1.026 → 0.983–0.985; four panels level (1×56×56×128 → 128), eight 1–3 % slower
+    /// (1×28×28×256 → 256). On 2 lanes level to 3 % faster.
+    static let widestStridedFilter = 2 * Blocking.nr
 
     /// The most filter columns a band serves: eight micropanels. Beyond them a packed patch row is
     /// reused often enough to repay its copy. Four panels against two (1 lane, then 2; three
@@ -95,14 +103,16 @@ struct PaddedBand: Sendable {
     /// bands spanned depth blocks: 1×14×14×256 → 256 on 2 lanes 0.496–0.506 → 0.469–0.476 ms.)
     static let widestFilter = 8 * Blocking.nr
 
-    /// The band layout for a convolution, or nil where packing is the better (or the only) way:
-    /// one group and a one-row band that fits. Under a height stride, also short kernel rows
-    /// (`shortKernelRow`), as in an image's stem. (Whether a call reads it also depends on its
-    /// shards' widths, `widestFilter`.)
+    /// The most filter columns a call that reads this band may compute in one shard:
+    /// `widestFilter`, or `widestStridedFilter` under a height stride with long kernel rows.
+    let widestColumns: Int
+
+    /// The band layout for a convolution, or nil where packing is the only way: one group and a
+    /// one-row band that fits. (Whether a call reads it also depends on its shards' widths,
+    /// `widestColumns`.)
     init?(descriptor d: Conv2DDescriptor, geometry g: ConvolutionGeometry, depth: Int) {
         let h = g.height, w = g.width, cin = d.inputChannels
-        guard d.groups == 1
-            && (h.stride == 1 || w.kernel * cin <= Self.shortKernelRow) else { return nil }
+        guard d.groups == 1 else { return nil }
         // Every term of a band's size below the budget, so that none of the arithmetic can overflow.
         let budgetFloats = Self.budgetBytes / MemoryLayout<Float>.stride
         guard [w.padBefore, w.input, w.padAfter, w.stride, w.kernel, w.dilation, h.kernel, h.dilation, cin]
@@ -115,6 +125,7 @@ struct PaddedBand: Sendable {
         guard fittingRows >= 1 else { return nil }
         geometry = g
         channels = cin
+        widestColumns = h.stride == 1 || w.kernel * cin <= Self.shortKernelRow ? Self.widestFilter : Self.widestStridedFilter
         self.rowFloats = rowFloats
         self.virtualWidth = virtualWidth
         let bandRows = Swift.min(fittingRows, h.output)

@@ -120,9 +120,10 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     /// Layers that read their patches in place from zero-padded bands: one channel (the article's
     /// first layer), a width stride with VALID padding, dilation in both axes (a segment per tap),
     /// asymmetric explicit padding, two, four and eight filter panels, and rows wide enough for several bands per
-    /// image (a short last band among them); then height strides, whose kernel rows must be at
-    /// most 32 floats (a 7×7 stride-2 stem, stride 3 with height dilation, stride 2 with width
-    /// dilation and explicit padding, several bands), each at lane counts that split images
+    /// image (a short last band among them); then height strides, with kernel rows of at most 32
+    /// floats (a 7×7 stride-2 stem, stride 3 with height dilation, stride 2 with width dilation and
+    /// explicit padding, several bands) or at most two panels (36-float rows; 420-float rows with a
+    /// depth beyond KC); and depths beyond KC, each at lane counts that split images
     /// mid-band and mid-row. Output channels are counted in NR (32 on AVX-512, 8 on the portable
     /// target): bands serve at most eight panels. Tiles span output rows (and the 2-wide case has
     /// fewer pixels per row than a tile has rows).
@@ -152,6 +153,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             bandCase(height: 12, width: 21, channels: 2, outputs: nr - 1, kernel: Size2D(height: 3, width: 2),
                      strides: Size2D(2), dilations: Size2D(height: 1, width: 2), padding: .explicit(top: 2, bottom: 0, left: 1, right: 2)),
             bandCase(height: 60, width: 400, channels: 8, outputs: nr + 1, kernel: Size2D(3), strides: Size2D(2)),
+            bandCase(height: 13, width: 17, channels: 12, outputs: 2 * nr - 1, kernel: Size2D(3), strides: Size2D(2)),
+            bandCase(height: 7, width: 9, channels: 140, outputs: nr + 2, kernel: Size2D(3), strides: Size2D(2)),
             // Depth beyond KC: 3·3·150 = 1350 in two blocks of 675, cut inside kernel row 1; under a
             // width dilation 3·3·131 = 1179 in two blocks of 590, cut inside tap 4.
             bandCase(height: 5, width: 7, channels: 150, outputs: 2 * nr + 3, kernel: Size2D(3)),
@@ -183,6 +186,20 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             #expect(try layer.plan(forInput: shape, lanes: .fixed(2)).strategy == .outputChannels, "\(c)")
             #expect(try layer.readsPatchesFromBands(forInput: shape, lanes: .fixed(2)), "\(c)")
             #expect(try checkConv(c, seed: UInt64(60 + index), lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
+        }
+    }
+
+    /// Under a height stride, kernel rows longer than 32 floats (3·12 here) read bands for at most
+    /// two filter panels and pack for more; the same bits on every lane count either way.
+    @Test func longKernelRowsUnderAHeightStrideReadBandsForTwoPanels() throws {
+        for (index, outputs) in [2 * Blocking.nr, 2 * Blocking.nr + 1].enumerated() {
+            var c = ConvCase()
+            c.batch = 2; c.height = 13; c.width = 17; c.inputChannels = 12; c.outputChannels = outputs
+            c.kernel = Size2D(3); c.strides = Size2D(2)
+            var rng = SeededGenerator(seed: 0)
+            let bands = try Conv2D(try c.descriptor(&rng)).readsPatchesFromBands(forInput: [2, 13, 17, 12])
+            #expect(bands == (outputs <= 2 * Blocking.nr), "\(c)")
+            #expect(try checkConv(c, seed: UInt64(70 + index), lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
         }
     }
 
