@@ -4,8 +4,9 @@
 // and K = KH·KW: the outer-product microkernel would use one of its NR columns.
 // Here vectors run along the channels instead, which NHWC stores contiguously:
 //   out[n, oh, ow, c…c+V] = bias + Σ over valid taps of in[n, ih, iw, c…c+V] · w[kh, kw, c…c+V]
-// Four neighbouring output pixels are computed together, so each filter vector is
-// loaded once per tap for four multiply-adds. Taps that fall into the padding are
+// Four neighbouring output pixels are computed together (eight where the channels
+// are one vector pair), so each filter vector is loaded once per tap for four
+// (eight) multiply-adds. Taps that fall into the padding are
 // skipped (not multiplied by zero); the tap order is fixed (kh, then kw), so every
 // output is computed by the same operations whichever lane owns its pixel.
 // Pixels with every tap inside the input take a path with no tests at all: one
@@ -54,13 +55,20 @@ package struct DepthwiseKernel: @unchecked Sendable {
             while rowStart + ow < rowEnd {
                 let available = rowEnd - rowStart - ow
                 let target = output + (rowStart + ow) * channels
+                let interior = rowInside && ow >= interiorStart ? Swift.min(available, interiorEnd - ow) : 0
                 var c0 = 0
-                if rowInside && ow >= interiorStart && ow + 4 <= interiorEnd && available >= 4 {
-                    // Pairs of full vectors: eight independent accumulators per tap loop.
+                if interior >= 4 {
                     let first = imageBase + (h.inputIndex(output: oh, tap: 0) * w.input + w.inputIndex(output: ow, tap: 0))
                         * channels
+                    if interior >= 8 && channels == 2 * Vector.scalarCount {
+                        // Eight pixels with every tap inside, whose channels are one vector pair.
+                        computeEightInterior(source: first, tapOffsets: tapOffsets, channel: 0, output: target)
+                        ow += 8
+                        continue
+                    }
+                    // Four pixels with every tap inside: pairs of full vectors.
                     while c0 + 2 * Vector.scalarCount <= channels {
-                        computeInterior(source: first + c0, tapOffsets: tapOffsets, channel: c0, output: target + c0)
+                        computeFourInterior(source: first + c0, tapOffsets: tapOffsets, channel: c0, output: target + c0)
                         c0 += 2 * Vector.scalarCount
                     }
                 }
@@ -79,43 +87,50 @@ package struct DepthwiseKernel: @unchecked Sendable {
         }
     }
 
-    /// Four consecutive pixels whose every tap is inside the input, two full vectors of channels:
-    /// eight independent accumulators, one flat loop over the taps (`tapOffsets`, bytes from
-    /// `source`, the first pixel's first tap), no tests. The taps are taken in the same order as
-    /// in `computeVectors`, so the bits are the same whichever path an output takes. A loop
-    /// nested over kernel rows and columns, with a padding test per row, ran out of registers
-    /// and spent about 250 cycles per call.
+    /// Eight consecutive pixels whose every tap is inside the input: `computeInterior` with two quads.
     @inline(never)
-    private func computeInterior(source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>, channel: Int,
-                                 output: UnsafeMutablePointer<Float>) {
-        let vectorBytes = Vector.scalarCount * 4
-        var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector()
-        var b0 = Vector(), b1 = Vector(), b2 = Vector(), b3 = Vector()
+    private func computeEightInterior(source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>, channel: Int,
+                                      output: UnsafeMutablePointer<Float>) {
+        computeInterior(quads: 2, source: source, tapOffsets: tapOffsets, channel: channel, output: output)
+    }
+
+    /// Four consecutive pixels whose every tap is inside the input: `computeInterior` with one quad.
+    @inline(never)
+    private func computeFourInterior(source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>, channel: Int,
+                                     output: UnsafeMutablePointer<Float>) {
+        computeInterior(quads: 1, source: source, tapOffsets: tapOffsets, channel: channel, output: output)
+    }
+
+    /// `quads` (1 or 2, a constant after inlining) groups of four consecutive pixels whose every tap
+    /// is inside the input, two full vectors of channels: eight or sixteen independent accumulators,
+    /// one flat loop over the taps (`tapOffsets`, bytes from `source`, the first pixel's first tap),
+    /// no tests. The taps are taken in the same order as in `computeVectors`, so the bits are the
+    /// same whichever path an output takes. A loop nested over kernel rows and columns, with a
+    /// padding test per row, ran out of registers and spent about 250 cycles per call. Eight
+    /// pixels rather than four keep twice as many multiply-adds in flight: where the channels are
+    /// one vector pair (each tap then reads 8 whole pixels) 1×112×112×32 3×3 ran 0.132–0.133 →
+    /// 0.109–0.116 ms and 8×56×56×32 0.288–0.291 → 0.243–0.249 (1 lane, two interleaved runs); with
+    /// more channels level to 18 % slower (8×28×28×256 stride 2, 1×14×14×512), so those take four.
+    @inline(__always)
+    private func computeInterior(quads: Int, source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>,
+                                 channel: Int, output: UnsafeMutablePointer<Float>) {
+        var first = PixelQuad(), second = PixelQuad()
         let pixelStep = geometry.width.stride * channels * 4
         let base = UnsafeRawPointer(source)
         var weights = UnsafeRawPointer(filter + channel)
         for offset in tapOffsets {
-            let source = base + offset
             let u = weights.loadUnaligned(as: Vector.self)
-            let v = weights.loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self)
-            a0 = multiplyAdd(a0, source.loadUnaligned(as: Vector.self), u)
-            b0 = multiplyAdd(b0, source.loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self), v)
-            a1 = multiplyAdd(a1, source.loadUnaligned(fromByteOffset: pixelStep, as: Vector.self), u)
-            b1 = multiplyAdd(b1, source.loadUnaligned(fromByteOffset: pixelStep + vectorBytes, as: Vector.self), v)
-            a2 = multiplyAdd(a2, source.loadUnaligned(fromByteOffset: 2 * pixelStep, as: Vector.self), u)
-            b2 = multiplyAdd(b2, source.loadUnaligned(fromByteOffset: 2 * pixelStep + vectorBytes, as: Vector.self), v)
-            a3 = multiplyAdd(a3, source.loadUnaligned(fromByteOffset: 3 * pixelStep, as: Vector.self), u)
-            b3 = multiplyAdd(b3, source.loadUnaligned(fromByteOffset: 3 * pixelStep + vectorBytes, as: Vector.self), v)
+            let v = weights.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self)
+            first.addTap(base + offset, pixelStep: pixelStep, u, v)
+            if quads == 2 { second.addTap(base + offset + 4 * pixelStep, pixelStep: pixelStep, u, v) }
             weights += channels * 4
         }
-        // The epilogue once per call: the bias vectors loaded once for the four pixels.
+        // The epilogue once per call: the bias vectors loaded once for all the pixels.
         let bias = epilogue.biasPair(column: channel)
         let pixelBytes = channels * 4
         let target = UnsafeMutableRawPointer(output)
-        epilogue.finishAndStore((a0, b0), bias: bias, into: target)
-        epilogue.finishAndStore((a1, b1), bias: bias, into: target + pixelBytes)
-        epilogue.finishAndStore((a2, b2), bias: bias, into: target + 2 * pixelBytes)
-        epilogue.finishAndStore((a3, b3), bias: bias, into: target + 3 * pixelBytes)
+        first.store(epilogue, bias: bias, into: target, pixelBytes: pixelBytes)
+        if quads == 2 { second.store(epilogue, bias: bias, into: target + 4 * pixelBytes, pixelBytes: pixelBytes) }
     }
 
     /// `count` (1…4) consecutive pixels of one output row, channels `channel ..< channel + lanes`.
@@ -147,5 +162,35 @@ package struct DepthwiseKernel: @unchecked Sendable {
         if count > 1 { storePartial(epilogue.finish(acc1, column: channel, count: lanes), output + channels, lanes) }
         if count > 2 { storePartial(epilogue.finish(acc2, column: channel, count: lanes), output + 2 * channels, lanes) }
         if count > 3 { storePartial(epilogue.finish(acc3, column: channel, count: lanes), output + 3 * channels, lanes) }
+    }
+}
+
+/// The accumulators of four consecutive output pixels, two vectors of channels each: named
+/// fields, which LLVM keeps in registers.
+private struct PixelQuad {
+    var a0 = Vector(), b0 = Vector(), a1 = Vector(), b1 = Vector()
+    var a2 = Vector(), b2 = Vector(), a3 = Vector(), b3 = Vector()
+
+    /// One tap: the four pixels' inputs at `source`, `pixelStep` bytes apart, times the filter pair.
+    @inline(__always)
+    mutating func addTap(_ source: UnsafeRawPointer, pixelStep: Int, _ u: Vector, _ v: Vector) {
+        let vectorBytes = Vector.scalarCount * 4
+        a0 = multiplyAdd(a0, source.loadUnaligned(as: Vector.self), u)
+        b0 = multiplyAdd(b0, source.loadUnaligned(fromByteOffset: vectorBytes, as: Vector.self), v)
+        a1 = multiplyAdd(a1, source.loadUnaligned(fromByteOffset: pixelStep, as: Vector.self), u)
+        b1 = multiplyAdd(b1, source.loadUnaligned(fromByteOffset: pixelStep + vectorBytes, as: Vector.self), v)
+        a2 = multiplyAdd(a2, source.loadUnaligned(fromByteOffset: 2 * pixelStep, as: Vector.self), u)
+        b2 = multiplyAdd(b2, source.loadUnaligned(fromByteOffset: 2 * pixelStep + vectorBytes, as: Vector.self), v)
+        a3 = multiplyAdd(a3, source.loadUnaligned(fromByteOffset: 3 * pixelStep, as: Vector.self), u)
+        b3 = multiplyAdd(b3, source.loadUnaligned(fromByteOffset: 3 * pixelStep + vectorBytes, as: Vector.self), v)
+    }
+
+    /// The epilogue on the four pixels, stored `pixelBytes` apart from `target`.
+    @_transparent
+    func store(_ epilogue: Epilogue, bias: (Vector, Vector), into target: UnsafeMutableRawPointer, pixelBytes: Int) {
+        epilogue.finishAndStore((a0, b0), bias: bias, into: target)
+        epilogue.finishAndStore((a1, b1), bias: bias, into: target + pixelBytes)
+        epilogue.finishAndStore((a2, b2), bias: bias, into: target + 2 * pixelBytes)
+        epilogue.finishAndStore((a3, b3), bias: bias, into: target + 3 * pixelBytes)
     }
 }

@@ -275,12 +275,12 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     }
 
     /// The depthwise kernel's paths: interior groups of four pixels with pairs of full channel
-    /// vectors, single vectors, channel tails, and border pixels, on rows wide enough to have
-    /// interior groups, at strides 1 and 2 and dilation 2 on either axis; every lane count gives
-    /// the same bits.
+    /// vectors (of eight where the channels are one pair: NR of them), single vectors, channel
+    /// tails, and border pixels, on rows wide enough to have interior groups, at strides 1 and 2
+    /// and dilation 2 on either axis; every lane count gives the same bits.
     @Test func depthwiseDirectKernelAgreesAcrossLanes() throws {
         let lanes: [Lanes] = [.serial] + (1...(2 * Lanes.processorCount + 1)).map { .fixed($0) }
-        for channels in [1, 7, 16, 37, 64, 83] {
+        for channels in [1, 7, 16, 37, 64, 83, Blocking.nr] {
             for (strides, dilations) in [(Size2D(1), Size2D(1)), (Size2D(height: 1, width: 2), Size2D(1)),
                                          (Size2D(1), Size2D(height: 1, width: 2)), (Size2D(1), Size2D(height: 2, width: 1))] {
                 var c = ConvCase()
