@@ -4,15 +4,23 @@
 // and K = KH·KW: the outer-product microkernel would use one of its NR columns.
 // Here vectors run along the channels instead, which NHWC stores contiguously:
 //   out[n, oh, ow, c…c+V] = bias + Σ over valid taps of in[n, ih, iw, c…c+V] · w[kh, kw, c…c+V]
-// Four neighbouring output pixels are computed together (eight where the channels
-// are one vector pair), so each filter vector is loaded once per tap for four
-// (eight) multiply-adds. Taps that fall into the padding are
+// Four neighbouring output pixels are computed together (eight on AVX-512 and arm64
+// where the channels are one vector pair), so each filter vector is loaded once
+// per tap for four (eight) multiply-adds. Taps that fall into the padding are
 // skipped (not multiplied by zero); the tap order is fixed (kh, then kw), so every
 // output is computed by the same operations whichever lane owns its pixel.
 // Pixels with every tap inside the input take a path with no tests at all: one
-// flat loop over a table of tap offsets, eight accumulators, the epilogue once per
-// four pixels (1×112×112×32 3×3: 33 → 48 GFLOP/s). About 2 FLOPs per input float
-// read, so the layer leans on the caches: a tenth to a fifth of the FMA peak.
+// flat loop over a table of tap offsets, eight (sixteen) accumulators, the epilogue
+// once per group (1×112×112×32 3×3, four pixels: 33 → 48 GFLOP/s). About 2 FLOPs per
+// input float read, so the layer leans on the caches: a tenth to a fifth of the FMA peak.
+// Its vector loads and stores go straight to the caller's NHWC buffers, so its speed
+// depends on where they lie within a 64-byte cache line: one binary, two heap layouts
+// (all buffers shifted by 80 bytes, their distances mod 4 KiB the same), ran
+// 1×56×56×128 3×3 in 0.105 ms with the input 64-byte aligned and 0.143 ms with it 16
+// bytes short of a line, every 64-byte load then split across two lines (and
+// 8×56×56×32 0.184 against 0.242 in the same two runs). Swift arrays are only 16-byte
+// aligned. Not yet addressed (a
+// 64-byte-aligned Tensor storage, or loads realigned in registers).
 // The optimizer had left the epilogue (`Epilogue.finishAndStore`, `clamp`) as
 // out-of-line calls in that loop despite `@inline(__always)`; now transparent, the
 // layer runs at 70–71 rather than 54 GFLOP/s alone (median of 5 interleaved runs),
@@ -31,7 +39,8 @@ package struct DepthwiseKernel: @unchecked Sendable {
 
     /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC), one output row
     /// at a time: the pixels whose every horizontal tap is inside the input, found once per row,
-    /// go four at a time through `computeInterior`; the border pixels through `computeVectors`.
+    /// go four (or eight, `takesEightPixels`) at a time through `computeInterior`; the border pixels
+    /// through `computeVectors`.
     package func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         let plane = h.output * w.output
@@ -60,7 +69,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
                 if interior >= 4 {
                     let first = imageBase + (h.inputIndex(output: oh, tap: 0) * w.input + w.inputIndex(output: ow, tap: 0))
                         * channels
-                    if interior >= 8 && channels == 2 * Vector.scalarCount {
+                    if interior >= 8 && takesEightPixels {
                         // Eight pixels with every tap inside, whose channels are one vector pair.
                         computeEightInterior(source: first, tapOffsets: tapOffsets, channel: 0, output: target)
                         ow += 8
@@ -87,6 +96,17 @@ package struct DepthwiseKernel: @unchecked Sendable {
         }
     }
 
+    /// Whether interior pixels go eight at a time: where their channels are one vector pair (each
+    /// tap then reads eight whole pixels), on targets with 32 vector registers (sixteen
+    /// accumulators would spill on AVX2's or SSE's sixteen). See `computeInterior`.
+    private var takesEightPixels: Bool {
+        #if SHARDWISE_AVX512 || arch(arm64)
+        return channels == 2 * Vector.scalarCount
+        #else
+        return false
+        #endif
+    }
+
     /// Eight consecutive pixels whose every tap is inside the input: `computeInterior` with two quads.
     @inline(never)
     private func computeEightInterior(source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>, channel: Int,
@@ -108,9 +128,10 @@ package struct DepthwiseKernel: @unchecked Sendable {
     /// same whichever path an output takes. A loop nested over kernel rows and columns, with a
     /// padding test per row, ran out of registers and spent about 250 cycles per call. Eight
     /// pixels rather than four keep twice as many multiply-adds in flight: where the channels are
-    /// one vector pair (each tap then reads 8 whole pixels) 1×112×112×32 3×3 ran 0.132–0.133 →
-    /// 0.109–0.116 ms and 8×56×56×32 0.288–0.291 → 0.243–0.249 (1 lane, two interleaved runs); with
-    /// more channels level to 18 % slower (8×28×28×256 stride 2, 1×14×14×512), so those take four.
+    /// one vector pair (each tap then reads 8 whole pixels) 1×112×112×32 3×3 ran 0.124–0.132 →
+    /// 0.110–0.111 ms and 8×56×56×32 0.266–0.285 → 0.237–0.240 (AVX-512, 1 lane, three interleaved
+    /// runs); with more channels level to 18 % slower (8×28×28×256 stride 2, 1×14×14×512), so those
+    /// take four.
     @inline(__always)
     private func computeInterior(quads: Int, source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>,
                                  channel: Int, output: UnsafeMutablePointer<Float>) {

@@ -82,10 +82,10 @@ struct PaddedBand: Sendable {
     /// The most filter columns a band serves under a height stride with longer kernel rows: two
     /// micropanels. There packing copies long runs, and the band's KH phases copy each input float
     /// about KH / sh times, so the band pays only where few panels reuse a packed row. Measured
-    /// against packing, 1 lane, two interleaved runs (ms): 1×56×56×96 3×3 stride 2 → 40 (288-float
-    /// rows) 0.319–0.323 → 0.303–0.309, 8×56×56×32 → 64 1.057–1.065 → 1.018–1.028, 1×112×112×64 →
-    /// 64 1.008–1.026 → 0.983–0.985; four panels level (1×56×56×128 → 128), eight 1–3 % slower
-    /// (1×28×28×256 → 256). On 2 lanes level to 3 % faster.
+    /// against packing, 1 lane, three interleaved runs (ms): 1×56×56×96 3×3 stride 2 → 40 (288-float
+    /// rows) 0.313–0.318 → 0.298–0.306, 8×56×56×32 → 64 1.029–1.049 → 0.955–0.988, 1×112×112×64 →
+    /// 64 0.979–1.001 → 0.939–0.966; 2 lanes 1–6 % faster. In an earlier pair of runs four panels
+    /// measured level (1×56×56×128 → 128) and eight 1–3 % slower (1×28×28×256 → 256).
     static let widestStridedFilter = 2 * Blocking.nr
 
     /// The most filter columns a band serves: eight micropanels. Beyond them a packed patch row is

@@ -259,7 +259,8 @@ package enum Planner {
     ///   - packsB: whether each lane packs B itself (false when B is pre-packed weights).
     ///   - aPackingCost: relative cost of packing one element of A (im2col costs more than a copy),
     ///     for a lane that owns the given number of columns (a convolution reads narrow column
-    ///     shards' patches from bands, for a fraction of im2col's cost).
+    ///     shards' patches from bands, for a fraction of im2col's cost, except a height-strided
+    ///     layer's with long kernel rows, which it prices as packing).
     ///   - allowsColumnSplit: false for kernels that can only split rows.
     ///   - kernelSpeed: the kernel's speed relative to the GEMM microkernel's (a memory-bound
     ///     depthwise kernel runs at about a tenth of it).

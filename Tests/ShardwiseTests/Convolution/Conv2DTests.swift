@@ -119,14 +119,15 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
 
     /// Layers that read their patches in place from zero-padded bands: one channel (the article's
     /// first layer), a width stride with VALID padding, dilation in both axes (a segment per tap),
-    /// asymmetric explicit padding, two, four and eight filter panels, and rows wide enough for several bands per
-    /// image (a short last band among them); then height strides, with kernel rows of at most 32
-    /// floats (a 7×7 stride-2 stem, stride 3 with height dilation, stride 2 with width dilation and
-    /// explicit padding, several bands) or at most two panels (36-float rows; 420-float rows with a
-    /// depth beyond KC); and depths beyond KC, each at lane counts that split images
-    /// mid-band and mid-row. Output channels are counted in NR (32 on AVX-512, 8 on the portable
-    /// target): bands serve at most eight panels. Tiles span output rows (and the 2-wide case has
-    /// fewer pixels per row than a tile has rows).
+    /// asymmetric explicit padding, two, four and eight filter panels, and rows wide enough for
+    /// several bands per image (a short last band among them); then height strides, with kernel
+    /// rows of at most 32 floats (a 7×7 stride-2 stem, stride 3 with height dilation, stride 2 with
+    /// width dilation and explicit padding, several bands) or at most two panels (36-float rows;
+    /// 420-float rows with a depth beyond KC); and depths beyond KC, each at lane counts that split
+    /// images mid-band and mid-row. Output channels are counted in NR (32 on AVX-512, 8 on the
+    /// portable target): bands serve at most eight panels (two under a height stride with long
+    /// kernel rows). Tiles span output rows (and the 2-wide case has fewer pixels per row than a
+    /// tile has rows).
     @Test func paddedBandsMatchTheReference() throws {
         let nr = Blocking.nr
         func bandCase(height: Int, width: Int, channels: Int, outputs: Int, kernel: Size2D, strides: Size2D = Size2D(1),
@@ -190,7 +191,10 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     }
 
     /// Under a height stride, kernel rows longer than 32 floats (3·12 here) read bands for at most
-    /// two filter panels and pack for more; the same bits on every lane count either way.
+    /// two filter panels and pack for more; the same bits on every lane count either way. Then a
+    /// layer with fewer output pixels than a tile has rows and three panels: one lane packs, and
+    /// two must split the channels, so each reads a band: the same bits, over one depth block and
+    /// over two (3·3·140 = 1260, the band's phases cut at the block boundary).
     @Test func longKernelRowsUnderAHeightStrideReadBandsForTwoPanels() throws {
         for (index, outputs) in [2 * Blocking.nr, 2 * Blocking.nr + 1].enumerated() {
             var c = ConvCase()
@@ -200,6 +204,17 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             let bands = try Conv2D(try c.descriptor(&rng)).readsPatchesFromBands(forInput: [2, 13, 17, 12])
             #expect(bands == (outputs <= 2 * Blocking.nr), "\(c)")
             #expect(try checkConv(c, seed: UInt64(70 + index), lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
+        }
+        for (index, channels) in [12, 140].enumerated() {
+            var c = ConvCase()
+            c.batch = 1; c.height = 3; c.width = 5; c.inputChannels = channels; c.outputChannels = 3 * Blocking.nr
+            c.kernel = Size2D(3); c.strides = Size2D(2)
+            var rng = SeededGenerator(seed: 0)
+            let layer = try Conv2D(try c.descriptor(&rng))
+            let shape = [1, 3, 5, channels]
+            #expect(try !layer.readsPatchesFromBands(forInput: shape, lanes: .serial), "\(c)")
+            #expect(try layer.readsPatchesFromBands(forInput: shape, lanes: .fixed(2)), "\(c)")
+            #expect(try checkConv(c, seed: UInt64(72 + index), lanes: [.serial, .fixed(2)]) == nil)
         }
     }
 
@@ -275,9 +290,9 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     }
 
     /// The depthwise kernel's paths: interior groups of four pixels with pairs of full channel
-    /// vectors (of eight where the channels are one pair: NR of them), single vectors, channel
-    /// tails, and border pixels, on rows wide enough to have interior groups, at strides 1 and 2
-    /// and dilation 2 on either axis; every lane count gives the same bits.
+    /// vectors (of eight on AVX-512 and arm64 where the channels are one pair: NR of them), single
+    /// vectors, channel tails, and border pixels, on rows wide enough to have interior groups, at
+    /// strides 1 and 2 and dilation 2 on either axis; every lane count gives the same bits.
     @Test func depthwiseDirectKernelAgreesAcrossLanes() throws {
         let lanes: [Lanes] = [.serial] + (1...(2 * Lanes.processorCount + 1)).map { .fixed($0) }
         for channels in [1, 7, 16, 37, 64, 83, Blocking.nr] {
