@@ -111,7 +111,7 @@ public final class Conv2D: Sendable {
         // prices a strided band with long kernel rows as packing: on 2 lanes, 1×56×56×128 3×3
         // stride 2 → 128 split by output channels onto such bands ran 0.498–0.503 ms against
         // 0.484–0.490 split by rows, packing.)
-        let bandColumns = s.band.map { $0.widestColumns == PaddedBand.widestFilter ? $0.widestColumns : 0 } ?? 0
+        let bandColumns = s.band.flatMap { $0.undercutsPacking ? $0.widestColumns : nil } ?? 0
         let patchCost: Double = s.patchesAreInput ? 1 : 2
         return try Planner.plan(rows: s.rows, columns: s.columns, depth: s.depth, lanes: lanes, packsB: false,
                                 aPackingCost: { $0 <= bandColumns ? 0.25 : patchCost })

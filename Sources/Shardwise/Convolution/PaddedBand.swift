@@ -107,6 +107,10 @@ struct PaddedBand: Sendable {
     /// `widestFilter`, or `widestStridedFilter` under a height stride with long kernel rows.
     let widestColumns: Int
 
+    /// Whether the planner may price this band's copy below packing: not under a height stride
+    /// with long kernel rows, where the band pays only a little (see `widestStridedFilter`).
+    var undercutsPacking: Bool { widestColumns == Self.widestFilter }
+
     /// The band layout for a convolution, or nil where packing is the only way: one group and a
     /// one-row band that fits. (Whether a call reads it also depends on its shards' widths,
     /// `widestColumns`.)

@@ -28,11 +28,13 @@
 // atomic state) was dropped too: on 1×14×14×256 3×3, 2 lanes ran 0.49–0.50 ms with
 // and without it, and even 4 lanes on 2 cores, each packing all of A, ran as fast
 // as 2 lanes. That layer's im2col is a few percent of its time, inside this
-// machine's noise. (Since then its 2-lane split reads bands instead, 0.496–0.506 →
-// 0.469–0.476 ms: no patches packed at all, see PaddedBand.swift.) It is a candidate again for many-core machines, where a column
+// machine's noise. It is a candidate again for many-core machines, where a column
 // split's duplicated packing grows with the lane count. A guided tail for column
 // splits too (the last eighth of the rows cut into smaller shards per column
 // range) measured level there as well (0.51 ms either way, Dispatch, 2 lanes).
+// (Since then that layer's 2-lane split reads bands instead, 0.496–0.506 →
+// 0.469–0.476 ms: each lane copies a band of input rows and packs no patches at
+// all; see PaddedBand.swift.)
 
 /// How a plan divides the output among lanes.
 public enum ShardStrategy: String, Sendable, Hashable, CustomStringConvertible {
