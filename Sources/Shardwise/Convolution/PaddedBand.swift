@@ -179,7 +179,7 @@ struct PaddedBand: Sendable {
                 for (index, k0) in stride(from: 0, to: depth, by: blockDepth).enumerated() {
                     let blockLength = Swift.min(blockDepth, depth - k0)
                     let panels = filter.block(k0: k0)
-                    let phase = DepthPhase(first: k0 == 0, last: k0 + blockLength == depth)
+                    let phase = DepthPhase(block: k0, length: blockLength, of: depth)
                     blockSegments[index].withUnsafeBufferPointer { segments in
                         for block in stride(from: pixel - bandStart, to: bandEnd - bandStart, by: Blocking.mc) {
                             let blockEnd = Swift.min(block + Blocking.mc, bandEnd - bandStart)

@@ -274,7 +274,7 @@ private struct Macrokernel<A: APanelSource> {
     func run(rows: Range<Int>, k0: Int, kc: Int, columns: Range<Int>, bBlock: UnsafePointer<Float>,
              packingB: BOperand? = nil, intoOnePanel: Bool = false) {
         let mr = Blocking.mr, nr = Blocking.nr
-        let phase = DepthPhase(first: k0 == 0, last: k0 + kc == depth)
+        let phase = DepthPhase(block: k0, length: kc, of: depth)
         let mc = rows.count
         let inPlace = Blocking.readsAInPlace(columns: columns.count) ? a.rowsInPlace : nil
         if inPlace == nil { packA(rows: rows, k0: k0, kc: kc) }
@@ -316,7 +316,7 @@ extension Macrokernel {
     @inline(__always)
     func run(rows: Range<Int>, k0: Int, kc: Int, columns: Range<Int>, readingB patches: PatchColumns) {
         let mr = Blocking.mr, nr = Blocking.nr
-        let phase = DepthPhase(first: k0 == 0, last: k0 + kc == depth)
+        let phase = DepthPhase(block: k0, length: kc, of: depth)
         packA(rows: rows, k0: k0, kc: kc)
         withUnsafeTemporaryAllocation(of: BRowRun.self, capacity: kc) { runs in
             for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {

@@ -97,6 +97,12 @@ package struct DepthPhase {
     package var first: Bool
     /// The last KC block: add the bias and clamp.
     package var last: Bool
+
+    /// The phase of the block of `length` steps from `k0` in a depth of `depth`.
+    package init(block k0: Int, length: Int, of depth: Int) {
+        first = k0 == 0
+        last = k0 + length == depth
+    }
 }
 
 /// The first `count` floats at `source` in a vector, zeros after; reads nothing past `count`.
