@@ -15,8 +15,10 @@ public final class Conv2D: Sendable {
     /// What the layer computes.
     public let descriptor: Conv2DDescriptor
     /// The filter of each group, packed as the GEMM's B: [KH·KW·Cin/groups, Cout/groups]; empty
-    /// for a depthwise layer, whose direct kernel reads the filter as it is.
+    /// for a depthwise layer.
     let packedFilters: [PackedMatrix]
+    /// A depthwise layer's filter and bias as its direct kernel reads them; nil for the others.
+    let depthwiseWeights: DepthwiseWeights?
 
     /// Creates the layer and packs its filters.
     ///
@@ -37,6 +39,8 @@ public final class Conv2D: Sendable {
             packed.append(matrix)
         }
         packedFilters = packed
+        depthwiseWeights = Conv2D.isDepthwise(d)
+            ? DepthwiseWeights(filter: d.filter.scalars, bias: d.bias?.scalars, channels: d.outputChannels) : nil
     }
 
     /// Whether the direct depthwise kernel computes this layer (groups = input = output channels).
@@ -120,10 +124,12 @@ public final class Conv2D: Sendable {
     /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.
     ///
     /// It is bounded by lanes × (max(MC × aPitch, a band's 512 KiB) + MR × NR) floats whatever
-    /// the batch size: the patch matrix is never materialized.
+    /// the batch size: the patch matrix is never materialized. A depthwise layer uses at most one
+    /// copy of its filter and bias, for an input that is not vector-aligned (see
+    /// DepthwiseConvolution.swift).
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let s = try gemmShape(forInput: shape)
-        if isDepthwise { return 0 }  // the direct kernel works in registers
+        if let weights = depthwiseWeights { return weights.alignedCopyBytes }
         let plan = try plan(for: s, lanes: lanes)
         if let band = band(for: s, plan: plan) { return plan.laneCount * band.workspaceFloats * MemoryLayout<Float>.stride }
         return GEMM.workspaceBytes(plan: plan, depth: s.depth, packsB: false, readsAInPlace: s.patchesAreInput)
@@ -156,18 +162,10 @@ public final class Conv2D: Sendable {
         let plan = try self.plan(for: s, lanes: lanes)
         let d = descriptor
         let biasBase = d.bias?.scalars
-        if isDepthwise {
-            nonisolated(unsafe) let target = output.baseAddress!
-            d.filter.withUnsafeBufferPointer { filter in
-                biasBase.withOptionalUnsafeBuffer { bias in
-                    let kernel = DepthwiseKernel(input: input.baseAddress!, geometry: s.geometry, channels: d.inputChannels,
-                                                 filter: filter.baseAddress!,
-                                                 epilogue: Epilogue(bias: bias?.baseAddress, activation: d.activation))
-                    lanes.run(plan) { next in
-                        while let shard = next() { kernel.run(pixels: shard.rows, output: target) }
-                    }
-                }
-            }
+        if let weights = depthwiseWeights {
+            DepthwiseKernel.run(input: input.baseAddress!, geometry: s.geometry, channels: d.inputChannels,
+                                weights: weights, activation: d.activation, plan: plan, lanes: lanes,
+                                output: output.baseAddress!)
             return
         }
         if let band = band(for: s, plan: plan) {

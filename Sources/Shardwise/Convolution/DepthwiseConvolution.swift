@@ -13,20 +13,92 @@
 // flat loop over a table of tap offsets, eight (sixteen) accumulators, the epilogue
 // once per group (1×112×112×32 3×3, four pixels: 33 → 48 GFLOP/s). About 2 FLOPs per
 // input float read, so the layer leans on the caches: a tenth to a fifth of the FMA peak.
-// Its vector loads and stores go straight to the caller's NHWC buffers, so its speed
-// depends on where they lie within a 64-byte cache line: one binary, two heap layouts
-// (all buffers shifted by 80 bytes, their distances mod 4 KiB the same), ran
-// 1×56×56×128 3×3 in 0.105 ms with the input 64-byte aligned and 0.143 ms with it 16
-// bytes short of a line, every 64-byte load then split across two lines (and
-// 8×56×56×32 0.184 against 0.242 in the same two runs). With the input in a 64-byte
-// aligned copy made once, 1×56×56×128 ran 0.101–0.110 ms in either layout; copying
-// input rows into an aligned buffer on every call cost as much as it saved (0.140).
-// Swift arrays are only 16-byte aligned. Not yet addressed (a 64-byte-aligned Tensor
-// storage, or loads realigned in registers).
+// Its loads read the caller's NHWC input in place, so where the input lies within a
+// cache line matters: with the input 4, 8 or 12 floats past a 64-byte boundary every
+// 64-byte load was split across two lines, and 1×56×56×128 3×3 ran 0.135–0.149 ms
+// against 0.105–0.107 aligned (1×112×112×32 0.103–0.108 against 0.077–0.079); where
+// the output lies moved nothing. Swift arrays are only 16-byte aligned, and a large one
+// starts 48 bytes past a page, so misaligned was the common case.
+// So where the width stride is 1 and the channels are whole vector pairs, interior
+// groups read aligned *windows* instead of pixels: a group's vectors start `shift`
+// channels into its first pixel, at a vector boundary, and its last window spills
+// `shift` channels into the pixel after the group (which must be interior too). At
+// width stride 1 each tap is a fixed offset from the output in the flattened
+// [width · channels] row, so a window that straddles two pixels computes both pixels'
+// channels; the filter and bias rows are extended by their first vector
+// (`DepthwiseWeights`) for the channels that wrap round, and copied per call so that
+// the windows read them aligned too (split filter loads cost as much as the aligned
+// input saved). A run's first pixel gets its first channels from the per-pixel path as
+// one whole vector, and a pixel after the last window gets the rest of its channels as
+// whole vectors, the last ending at its last channel: every output sees the same
+// multiply-adds in the same order, so the bits are the same at any alignment and for
+// any lane split. Measured with the input at 4, 8 and 12 floats past a boundary (1 lane):
+// 1×112×112×32 0.089–0.093 ms, 1×56×56×128 0.121–0.123, 8×56×56×32 0.214–0.224 (from
+// 0.236–0.237), 1×28×28×256 0.078–0.081 (0.084–0.085); on 2 lanes 1×112×112×32 0.075 →
+// 0.056. Aligned inputs lost 0–6 % (1×56×56×128 level, 8×56×56×32 0.172 → 0.181), and a
+// width stride of 2, which keeps pixel-aligned vectors (a wrapping window would step to
+// the wrong input pixel), 2–6 %. Copying input rows into an aligned buffer on every call
+// instead had cost as much as it saved (0.140 ms). Border pixels take the per-pixel
+// path: 3.5 % of 1×112×112×32's pixels, about a quarter of its time (one accumulator
+// chain per vector, nine dependent multiply-adds): the next thing to speed up.
 // The optimizer had left the epilogue (`Epilogue.finishAndStore`, `clamp`) as
 // out-of-line calls in that loop despite `@inline(__always)`; now transparent, the
 // layer runs at 70–71 rather than 54 GFLOP/s alone (median of 5 interleaved runs),
 // 58 rather than 47 inside the benchmark suite.
+
+/// A depthwise layer's filter and bias as the direct kernel reads them: each filter row (one
+/// tap's C channels) and the bias followed by their first V channels again, so that a window of
+/// channels that runs past the last channel into the next pixel's first (see the file header)
+/// reads the right weights.
+package final class DepthwiseWeights: @unchecked Sendable {
+    // @unchecked: the storage is written only in `init` and read-only afterwards.
+    /// Floats per filter row: C + V.
+    let pitch: Int
+    /// Filter rows (KH·KW of them, then the bias row when there is a bias), `pitch` apart, from
+    /// a 64-byte boundary.
+    private let rows: UnsafeMutablePointer<Float>
+    private let filterRows: Int
+    private let hasBias: Bool
+
+    /// Extends `filter` ([KH·KW, channels], HWIO with I = 1) and `bias` ([channels]) row by row.
+    init(filter: [Float], bias: [Float]?, channels: Int) {
+        pitch = channels + Vector.scalarCount
+        filterRows = filter.count / channels
+        hasBias = bias != nil
+        let source = filter + (bias ?? [])
+        let count = source.count / channels * pitch
+        rows = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+        for row in 0..<(source.count / channels) {
+            for c in 0..<pitch { (rows + row * pitch + c).initialize(to: source[row * channels + c % channels]) }
+        }
+    }
+
+    deinit { rows.deallocate() }
+
+    /// Bytes of the copy `withWindowsAligned(shift:_:)` makes for a misaligned input: the most
+    /// workspace a call uses.
+    var alignedCopyBytes: Int {
+        ((filterRows + (hasBias ? 1 : 0)) * pitch + Vector.scalarCount) * MemoryLayout<Float>.stride
+    }
+
+    /// Runs `body` with the filter rows and the bias placed so that a window starting `shift`
+    /// channels into a row is vector-aligned: the stored rows themselves when `shift` is zero, else
+    /// a copy (a split load per tap of the filter cost as much as aligned input windows saved).
+    func withWindowsAligned<R>(shift: Int, _ body: (_ filter: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?) -> R) -> R {
+        let count = (filterRows + (hasBias ? 1 : 0)) * pitch
+        func run(_ rows: UnsafePointer<Float>) -> R {
+            body(rows, hasBias ? rows + filterRows * pitch : nil)
+        }
+        if shift == 0 { return run(rows) }
+        return withUnsafeTemporaryAllocation(byteCount: alignedCopyBytes, alignment: 64) { buffer in
+            let copy = buffer.baseAddress!.bindMemory(to: Float.self, capacity: count + Vector.scalarCount)
+                + (Vector.scalarCount - shift)
+            copy.initialize(from: rows, count: count)
+            return run(copy)
+        }
+    }
+}
 
 /// The direct depthwise kernel for one call: channel multiplier 1.
 package struct DepthwiseKernel: @unchecked Sendable {
@@ -35,14 +107,46 @@ package struct DepthwiseKernel: @unchecked Sendable {
     let input: UnsafePointer<Float>
     let geometry: ConvolutionGeometry
     let channels: Int
-    /// The filter, [KH·KW, C]: HWIO with I = 1.
+    /// Filter rows `filterPitch` apart (`DepthwiseWeights`), aligned for windows `shift` channels in.
     let filter: UnsafePointer<Float>
+    let filterPitch: Int
+    /// Channels from each input pixel's start to its interior windows (`windowShift`).
+    let shift: Int
+    /// With the bias of `DepthwiseWeights`.
     let epilogue: Epilogue
+
+    /// Computes a call of a depthwise layer: the output pixels of `plan`'s shards, on `lanes`.
+    static func run(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int,
+                    weights: DepthwiseWeights, activation: Activation, plan: ShardPlan, lanes: Lanes,
+                    output: UnsafeMutablePointer<Float>) {
+        let shift = windowShift(input: input, geometry: geometry, channels: channels)
+        nonisolated(unsafe) let output = output
+        weights.withWindowsAligned(shift: shift) { filter, bias in
+            let kernel = DepthwiseKernel(input: input, geometry: geometry, channels: channels, filter: filter,
+                                         filterPitch: weights.pitch, shift: shift,
+                                         epilogue: Epilogue(bias: bias, activation: activation))
+            lanes.run(plan) { next in
+                while let shard = next() { kernel.run(pixels: shard.rows, output: output) }
+            }
+        }
+    }
+
+    /// Channels from each input pixel's start to the next vector boundary (the same for every
+    /// pixel, the channels being whole vector pairs): where interior groups start their aligned
+    /// windows. Zero where the input is aligned, and where windows do not apply: a strided width
+    /// (a window wrapping into the next output pixel would read the wrong input pixel), or
+    /// channels that are not whole vector pairs.
+    static func windowShift(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int) -> Int {
+        let v = Vector.scalarCount
+        guard geometry.width.stride == 1 && channels % (2 * v) == 0 else { return 0 }
+        return (v - Int(bitPattern: input) / MemoryLayout<Float>.stride % v) % v
+    }
 
     /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC), one output row
     /// at a time: the pixels whose every horizontal tap is inside the input, found once per row,
-    /// go four (or eight, `takesEightPixels`) at a time through `computeInterior`; the border pixels
-    /// through `computeVectors`.
+    /// go four (or eight, `takesEightPixels`) at a time through `computeInterior`, in aligned
+    /// windows where `windowShift` says so; the border pixels, and what windows leave, through
+    /// `computeVectors`.
     package func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         let plane = h.output * w.output
@@ -55,6 +159,18 @@ package struct DepthwiseKernel: @unchecked Sendable {
             (($0 / w.kernel) * h.dilation * w.input + ($0 % w.kernel) * w.dilation) * channels * MemoryLayout<Float>.stride
         }
         tapOffsets.withUnsafeBufferPointer { tapOffsets in
+            run(pixels: pixels, output: output, tapOffsets: tapOffsets, interior: interiorStart..<interiorEnd)
+        }
+    }
+
+    /// `run(pixels:output:)` with the taps' byte offsets and the interior output columns.
+    private func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>,
+                     interior columns: Range<Int>) {
+        let h = geometry.height, w = geometry.width
+        let plane = h.output * w.output
+        let interiorStart = columns.lowerBound, interiorEnd = columns.upperBound
+        // A group of windows spills into the pixel after it, which must then be interior too.
+        let spill = shift > 0 ? 1 : 0
         var pixel = pixels.lowerBound
         while pixel < pixels.upperBound {
             let image = pixel / plane, oh = (pixel % plane) / w.output
@@ -63,38 +179,56 @@ package struct DepthwiseKernel: @unchecked Sendable {
             let imageBase = input + image * h.input * w.input * channels
             let rowInside = h.allTapsInside(outputs: oh, through: oh)
             var ow = pixel - rowStart
+            // Channels of pixel `ow` already written by the windows before it: 0 or `shift`.
+            var written = 0
             while rowStart + ow < rowEnd {
                 let available = rowEnd - rowStart - ow
                 let target = output + (rowStart + ow) * channels
                 let interior = rowInside && ow >= interiorStart ? Swift.min(available, interiorEnd - ow) : 0
-                var c0 = 0
-                if interior >= 4 {
+                let resumed = written
+                // What the per-pixel path computes in this step: channels `c0 ..< end` of `count` pixels.
+                var c0 = resumed, end = channels, count = 1, step = 1
+                written = 0
+                if interior >= 4 + spill {
                     let first = imageBase + (h.inputIndex(output: oh, tap: 0) * w.input + w.inputIndex(output: ow, tap: 0))
                         * channels
-                    if interior >= 8 && takesEightPixels {
+                    if interior >= 8 + spill && takesEightPixels {
                         // Eight pixels with every tap inside, whose channels are one vector pair.
-                        computeEightInterior(source: first, tapOffsets: tapOffsets, channel: 0, output: target)
-                        ow += 8
-                        continue
+                        computeEightInterior(source: first + shift, tapOffsets: tapOffsets, channel: shift,
+                                             output: target + shift)
+                        (c0, step) = (channels, 8)
+                    } else {
+                        // Four pixels with every tap inside: pairs of full vectors, then the channel tails.
+                        c0 = 0
+                        while c0 + 2 * Vector.scalarCount <= channels {
+                            computeFourInterior(source: first + shift + c0, tapOffsets: tapOffsets,
+                                                channel: shift + c0, output: target + shift + c0)
+                            c0 += 2 * Vector.scalarCount
+                        }
+                        (count, step) = (4, 4)
                     }
-                    // Four pixels with every tap inside: pairs of full vectors.
-                    while c0 + 2 * Vector.scalarCount <= channels {
-                        computeFourInterior(source: first + c0, tapOffsets: tapOffsets, channel: c0, output: target + c0)
-                        c0 += 2 * Vector.scalarCount
+                    if shift > 0 {
+                        // Windows, which leave no channel tails: the first `shift` channels of a run's first
+                        // pixel, as a whole vector whose other channels the window writes with the same bits.
+                        (c0, end, count) = (resumed > 0 ? channels : 0, Vector.scalarCount, 1)
+                        written = shift
                     }
+                } else if resumed == 0 && ow >= interiorStart && ow < interiorEnd {
+                    // Up to four interior pixels together (those of rows with taps in the padding).
+                    count = Swift.min(4, available, interiorEnd - ow)
+                    step = count
                 }
-                // Border pixels one at a time, up to four interior ones together (channel tails).
-                let count = ow >= interiorStart && ow < interiorEnd ? Swift.min(4, available, interiorEnd - ow) : 1
-                while c0 < channels {
-                    let lanes = Swift.min(Vector.scalarCount, channels - c0)
+                while c0 < end {
+                    // The rest of a pixel after windows: whole vectors, the last one ending at the last channel.
+                    if resumed > 0 && step == 1 { c0 = Swift.min(c0, channels - Vector.scalarCount) }
+                    let lanes = Swift.min(Vector.scalarCount, end - c0)
                     computeVectors(imageBase: imageBase, oh: oh, ow: ow, count: count, channel: c0, lanes: lanes,
                                    output: target + c0)
                     c0 += lanes
                 }
-                ow += count
+                ow += step
             }
             pixel = rowEnd
-        }
         }
     }
 
@@ -146,7 +280,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
             let v = weights.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self)
             first.addTap(base + offset, pixelStep: pixelStep, u, v)
             if quads == 2 { second.addTap(base + offset + 4 * pixelStep, pixelStep: pixelStep, u, v) }
-            weights += channels * 4
+            weights += filterPitch * 4
         }
         // The epilogue once per call: the bias vectors loaded once for all the pixels.
         let bias = epilogue.biasPair(column: channel)
@@ -157,7 +291,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
     }
 
     /// `count` (1…4) consecutive pixels of one output row, channels `channel ..< channel + lanes`.
-    @inline(__always)
+    @_transparent
     private func computeVectors(imageBase: UnsafePointer<Float>, oh: Int, ow: Int, count: Int, channel: Int,
                                 lanes: Int, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
@@ -167,7 +301,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
             if ih < 0 || ih >= h.input { continue }
             let inputRow = imageBase + ih * w.input * channels + channel
             for kw in 0..<w.kernel {
-                let weights = loadPartial(filter + (kh * w.kernel + kw) * channels + channel, lanes)
+                let weights = loadPartial(filter + (kh * w.kernel + kw) * filterPitch + channel, lanes)
                 // Each pixel skips its own padding taps; the order of the taps it keeps is fixed.
                 @inline(__always) func tap(_ i: Int, _ acc: inout Vector) {
                     let iw = w.inputIndex(output: ow + i, tap: kw)

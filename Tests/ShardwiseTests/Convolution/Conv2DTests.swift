@@ -307,6 +307,53 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
         }
     }
 
+    /// The depthwise kernel's aligned windows: with the input at every offset from a 64-byte
+    /// boundary, channels that are whole vector pairs (windows, eight-pixel groups where they are
+    /// one pair) or not (no windows), rows whose interior is too short for a group and its spill,
+    /// exactly long enough, and long; a dilated width; a strided one (never windows). Every offset
+    /// and every lane count gives the same bits, and they match the reference.
+    @Test func depthwiseAgreesAtEveryInputAlignment() throws {
+        let v = Blocking.nr / 2
+        let lanes: [Lanes] = [.serial] + (1...(2 * Lanes.processorCount + 1)).map { .fixed($0) }
+        for channels in [v, 2 * v, 4 * v] {
+            for (width, strides, dilations) in [(6, Size2D(1), Size2D(1)), (7, Size2D(1), Size2D(1)),
+                                                (23, Size2D(1), Size2D(1)), (23, Size2D(1), Size2D(height: 1, width: 2)),
+                                                (23, Size2D(height: 1, width: 2), Size2D(1))] {
+                var c = ConvCase()
+                c.batch = 2; c.height = 5; c.width = width; c.inputChannels = channels; c.outputChannels = channels
+                c.groups = channels; c.kernel = Size2D(3); c.strides = strides; c.dilations = dilations
+                c.activation = .relu6
+                var rng = SeededGenerator(seed: UInt64(channels * 100 + width))
+                let descriptor = try c.descriptor(&rng)
+                let shape = [c.batch, c.height, c.width, c.inputChannels]
+                let input = try Tensor(shape: shape, scalars: rng.floats(shape.reduce(1, *)))
+                let expected = try Reference.conv2D(input: input, descriptor: descriptor).scalars
+                let layer = try Conv2D(descriptor)
+                let storage = UnsafeMutableRawPointer.allocate(byteCount: (input.count + v) * 4, alignment: 64)
+                defer { storage.deallocate() }
+                var first: [Float]?
+                for offset in 0..<v {
+                    let source = storage.bindMemory(to: Float.self, capacity: input.count + v) + offset
+                    source.update(from: input.scalars, count: input.count)
+                    for lane in lanes {
+                        var output = [Float](repeating: .nan, count: expected.count)
+                        try output.withUnsafeMutableBufferPointer { target in
+                            try layer.forward(input: UnsafeBufferPointer(start: source, count: input.count), shape: shape,
+                                              output: target, lanes: lane)
+                        }
+                        let context = "\(c) offset \(offset) \(lane)"
+                        #expect(firstMismatch(output, expected, tolerance: tolerance(depth: 9, magnitude: 4)) == nil,
+                                "\(context)")
+                        if let first {
+                            #expect(first.map(\.bitPattern) == output.map(\.bitPattern), "bits differ: \(context)")
+                        }
+                        first = first ?? output
+                    }
+                }
+            }
+        }
+    }
+
     @Test func badInputThrowsAndLeavesOutputUntouched() throws {
         var rng = SeededGenerator(seed: 11)
         let layer = try Conv2D(try ConvCase().descriptor(&rng))
