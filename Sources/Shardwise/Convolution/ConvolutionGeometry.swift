@@ -82,6 +82,15 @@ public struct AxisGeometry: Sendable, Hashable {
     public func allTapsInside(outputs first: Int, through last: Int) -> Bool {
         inputIndex(output: first, tap: 0) >= 0 && inputIndex(output: last, tap: kernel - 1) < input
     }
+
+    /// The kernel taps of output `o` that read inside the input (not padding): a range, as the
+    /// input index grows with the tap; empty where every tap reads padding.
+    package func tapsInside(output o: Int) -> Range<Int> {
+        func ceilingQuotient(_ n: Int) -> Int { n <= 0 ? 0 : (n + dilation - 1) / dilation }
+        let first = Swift.min(kernel, ceilingQuotient(padBefore - o * stride))
+        let end = Swift.min(kernel, ceilingQuotient(input + padBefore - o * stride))
+        return first..<Swift.max(first, end)
+    }
 }
 
 /// The resolved geometry of a 2-D convolution: output extents and padding, per TensorFlow.

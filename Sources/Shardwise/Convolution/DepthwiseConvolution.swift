@@ -9,9 +9,10 @@
 // per tap for four (eight) multiply-adds. Taps that fall into the padding are
 // skipped (not multiplied by zero); the tap order is fixed (kh, then kw), so every
 // output is computed by the same operations whichever lane owns its pixel.
-// Pixels with every tap inside the input take a path with no tests at all: one
-// flat loop over a table of tap offsets, eight (sixteen) accumulators, the epilogue
-// once per group (1×112×112×32 3×3, four pixels: 33 → 48 GFLOP/s). About 2 FLOPs per
+// Pixels with every horizontal tap inside the input take a path with no tests at all:
+// one flat loop over a table of tap offsets (the kernel rows inside the input: all of
+// them away from the top and bottom), eight (sixteen) accumulators, the epilogue once
+// per group (1×112×112×32 3×3, four pixels: 33 → 48 GFLOP/s). About 2 FLOPs per
 // input float read, so the layer leans on the caches: a tenth to a fifth of the FMA peak.
 // Its loads read the caller's NHWC input in place, so where the input lies within a
 // cache line matters: with the input 4, 8 or 12 floats past a 64-byte boundary every
@@ -32,15 +33,20 @@
 // one whole vector, and a pixel after the last window gets the rest of its channels as
 // whole vectors, the last ending at its last channel: every output sees the same
 // multiply-adds in the same order, so the bits are the same at any alignment and for
-// any lane split. Measured with the input at 4, 8 and 12 floats past a boundary (1 lane):
-// 1×112×112×32 0.089–0.093 ms, 1×56×56×128 0.121–0.123, 8×56×56×32 0.214–0.224 (from
-// 0.236–0.237), 1×28×28×256 0.078–0.081 (0.084–0.085); on 2 lanes 1×112×112×32 0.075 →
-// 0.056. Aligned inputs lost 0–6 % (1×56×56×128 level, 8×56×56×32 0.172 → 0.181), and a
-// width stride of 2, which keeps pixel-aligned vectors (a wrapping window would step to
-// the wrong input pixel), 2–6 %. Copying input rows into an aligned buffer on every call
-// instead had cost as much as it saved (0.140 ms). Border pixels take the per-pixel
-// path: 3.5 % of 1×112×112×32's pixels, about a quarter of its time (one accumulator
-// chain per vector, nine dependent multiply-adds): the next thing to speed up.
+// any lane split. Copying input rows into an aligned buffer on every call instead had
+// cost as much as it saved (0.140 ms).
+// The top and bottom rows' interior pixels went one at a time through the per-pixel
+// path (one accumulator chain per vector, nine dependent multiply-adds): 3.5 % of
+// 1×112×112×32's pixels took a quarter of its time. They now take the grouped path with
+// the kernel rows inside the input, whose taps lead the offset table. Together, 1 lane,
+// three interleaved runs (ms, input aligned / 4 floats off / 12 floats off):
+//   1×112×112×32   0.077–0.082 → 0.073–0.077 / 0.103–0.106 → 0.082–0.084 / 0.102–0.106 → 0.082–0.085
+//   1×56×56×128    0.106–0.110 → 0.099–0.101 / 0.141–0.143 → 0.112–0.116 / 0.138–0.141 → 0.114–0.118
+//   8×56×56×32     0.178–0.189 → 0.171–0.177 / 0.232–0.238 → 0.201–0.207 / 0.234–0.239 → 0.192–0.211
+//   1×28×28×256    0.065–0.067 → 0.060–0.062 / 0.082–0.088 → 0.068–0.075 / 0.078–0.080 → 0.069–0.074
+//   8×28×28×256 s2 0.165–0.171 → 0.164–0.168 / 0.193–0.205 → 0.188–0.203 / 0.205–0.211 → 0.199–0.204
+// A width stride of 2 keeps pixel-aligned vectors (a wrapping window would step to the
+// wrong input pixel), so it still pays for a misaligned input.
 // The optimizer had left the epilogue (`Epilogue.finishAndStore`, `clamp`) as
 // out-of-line calls in that loop despite `@inline(__always)`; now transparent, the
 // layer runs at 70–71 rather than 54 GFLOP/s alone (median of 5 interleaved runs),
@@ -143,10 +149,10 @@ package struct DepthwiseKernel: @unchecked Sendable {
     }
 
     /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC), one output row
-    /// at a time: the pixels whose every horizontal tap is inside the input, found once per row,
-    /// go four (or eight, `takesEightPixels`) at a time through `computeInterior`, in aligned
-    /// windows where `windowShift` says so; the border pixels, and what windows leave, through
-    /// `computeVectors`.
+    /// at a time: the pixels whose every horizontal tap is inside the input, found once per layer,
+    /// go four (or eight, `takesEightPixels`) at a time through `computeInterior` with the row's
+    /// kernel rows inside the input, in aligned windows where `windowShift` says so; the border
+    /// pixels, and what windows leave, through `computeVectors`.
     package func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         let plane = h.output * w.output
@@ -154,7 +160,8 @@ package struct DepthwiseKernel: @unchecked Sendable {
         let interiorStart = (0..<w.output).first { w.allTapsInside(outputs: $0, through: $0) } ?? w.output
         let interiorEnd = (interiorStart..<w.output).last { w.allTapsInside(outputs: $0, through: $0) }.map { $0 + 1 }
             ?? interiorStart
-        // Byte offsets of the taps from a pixel's first tap, for pixels with every tap inside.
+        // Byte offsets of the taps from a pixel's first tap (kernel row by kernel row), for pixels
+        // with every horizontal tap inside.
         let tapOffsets = (0..<h.kernel * w.kernel).map {
             (($0 / w.kernel) * h.dilation * w.input + ($0 % w.kernel) * w.dilation) * channels * MemoryLayout<Float>.stride
         }
@@ -177,31 +184,36 @@ package struct DepthwiseKernel: @unchecked Sendable {
             let rowStart = image * plane + oh * w.output
             let rowEnd = Swift.min(pixels.upperBound, rowStart + w.output)
             let imageBase = input + image * h.input * w.input * channels
-            let rowInside = h.allTapsInside(outputs: oh, through: oh)
+            // The kernel rows inside the input: all of them away from the top and bottom. Interior
+            // groups take just those, whose taps lead the table (its offsets are relative to the
+            // first tap, whichever row that is).
+            let kernelRows = h.tapsInside(output: oh)
+            let rowTaps = UnsafeBufferPointer(rebasing: tapOffsets[0..<(kernelRows.count * w.kernel)])
+            let firstTap = kernelRows.lowerBound * w.kernel
             var ow = pixel - rowStart
             // Channels of pixel `ow` already written by the windows before it: 0 or `shift`.
             var written = 0
             while rowStart + ow < rowEnd {
                 let available = rowEnd - rowStart - ow
                 let target = output + (rowStart + ow) * channels
-                let interior = rowInside && ow >= interiorStart ? Swift.min(available, interiorEnd - ow) : 0
+                let interior = !kernelRows.isEmpty && ow >= interiorStart ? Swift.min(available, interiorEnd - ow) : 0
                 let resumed = written
                 // What the per-pixel path computes in this step: channels `c0 ..< end` of `count` pixels.
                 var c0 = resumed, end = channels, count = 1, step = 1
                 written = 0
                 if interior >= 4 + spill {
-                    let first = imageBase + (h.inputIndex(output: oh, tap: 0) * w.input + w.inputIndex(output: ow, tap: 0))
-                        * channels
+                    let first = imageBase + (h.inputIndex(output: oh, tap: kernelRows.lowerBound) * w.input
+                                             + w.inputIndex(output: ow, tap: 0)) * channels
                     if interior >= 8 + spill && takesEightPixels {
-                        // Eight pixels with every tap inside, whose channels are one vector pair.
-                        computeEightInterior(source: first + shift, tapOffsets: tapOffsets, channel: shift,
-                                             output: target + shift)
+                        // Eight interior pixels, whose channels are one vector pair.
+                        computeEightInterior(source: first + shift, tapOffsets: rowTaps, firstTap: firstTap,
+                                             channel: shift, output: target + shift)
                         (c0, step) = (channels, 8)
                     } else {
-                        // Four pixels with every tap inside: pairs of full vectors, then the channel tails.
+                        // Four interior pixels: pairs of full vectors, then the channel tails.
                         c0 = 0
                         while c0 + 2 * Vector.scalarCount <= channels {
-                            computeFourInterior(source: first + shift + c0, tapOffsets: tapOffsets,
+                            computeFourInterior(source: first + shift + c0, tapOffsets: rowTaps, firstTap: firstTap,
                                                 channel: shift + c0, output: target + shift + c0)
                             c0 += 2 * Vector.scalarCount
                         }
@@ -214,7 +226,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
                         written = shift
                     }
                 } else if resumed == 0 && ow >= interiorStart && ow < interiorEnd {
-                    // Up to four interior pixels together (those of rows with taps in the padding).
+                    // Up to four interior pixels together: the last few of a row's interior.
                     count = Swift.min(4, available, interiorEnd - ow)
                     step = count
                 }
@@ -243,24 +255,26 @@ package struct DepthwiseKernel: @unchecked Sendable {
         #endif
     }
 
-    /// Eight consecutive pixels whose every tap is inside the input: `computeInterior` with two quads.
+    /// Eight consecutive interior pixels: `computeInterior` with two quads.
     @inline(never)
-    private func computeEightInterior(source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>, channel: Int,
-                                      output: UnsafeMutablePointer<Float>) {
-        computeInterior(quads: 2, source: source, tapOffsets: tapOffsets, channel: channel, output: output)
+    private func computeEightInterior(source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>, firstTap: Int,
+                                      channel: Int, output: UnsafeMutablePointer<Float>) {
+        computeInterior(quads: 2, source: source, tapOffsets: tapOffsets, firstTap: firstTap, channel: channel,
+                        output: output)
     }
 
-    /// Four consecutive pixels whose every tap is inside the input: `computeInterior` with one quad.
+    /// Four consecutive interior pixels: `computeInterior` with one quad.
     @inline(never)
-    private func computeFourInterior(source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>, channel: Int,
-                                     output: UnsafeMutablePointer<Float>) {
-        computeInterior(quads: 1, source: source, tapOffsets: tapOffsets, channel: channel, output: output)
+    private func computeFourInterior(source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>, firstTap: Int,
+                                     channel: Int, output: UnsafeMutablePointer<Float>) {
+        computeInterior(quads: 1, source: source, tapOffsets: tapOffsets, firstTap: firstTap, channel: channel,
+                        output: output)
     }
 
-    /// `quads` (1 or 2, a constant after inlining) groups of four consecutive pixels whose every tap
-    /// is inside the input, two full vectors of channels: eight or sixteen independent accumulators,
-    /// one flat loop over the taps (`tapOffsets`, bytes from `source`, the first pixel's first tap),
-    /// no tests. The taps are taken in the same order as in `computeVectors`, so the bits are the
+    /// `quads` (1 or 2, a constant after inlining) groups of four consecutive pixels whose taps in
+    /// `tapOffsets` (bytes from `source`, the first pixel's first tap inside the input; tap
+    /// `firstTap` of the filter) are all inside the input, two full vectors of channels: eight or
+    /// sixteen independent accumulators, one flat loop over the taps, no tests. The taps are taken in the same order as in `computeVectors`, so the bits are the
     /// same whichever path an output takes. A loop nested over kernel rows and columns, with a
     /// padding test per row, ran out of registers and spent about 250 cycles per call. Eight
     /// pixels rather than four keep twice as many multiply-adds in flight: where the channels are
@@ -270,11 +284,11 @@ package struct DepthwiseKernel: @unchecked Sendable {
     /// take four.
     @inline(__always)
     private func computeInterior(quads: Int, source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>,
-                                 channel: Int, output: UnsafeMutablePointer<Float>) {
+                                 firstTap: Int, channel: Int, output: UnsafeMutablePointer<Float>) {
         var first = PixelQuad(), second = PixelQuad()
         let pixelStep = geometry.width.stride * channels * 4
         let base = UnsafeRawPointer(source)
-        var weights = UnsafeRawPointer(filter + channel)
+        var weights = UnsafeRawPointer(filter + firstTap * filterPitch + channel)
         for offset in tapOffsets {
             let u = weights.loadUnaligned(as: Vector.self)
             let v = weights.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self)
@@ -291,6 +305,8 @@ package struct DepthwiseKernel: @unchecked Sendable {
     }
 
     /// `count` (1…4) consecutive pixels of one output row, channels `channel ..< channel + lanes`.
+    /// Transparent: with `@inline(__always)` the optimizer left it out of line once the row loop
+    /// grew its window steps, and the layers with many border pixels ran 5 % slower.
     @_transparent
     private func computeVectors(imageBase: UnsafePointer<Float>, oh: Int, ow: Int, count: Int, channel: Int,
                                 lanes: Int, output: UnsafeMutablePointer<Float>) {

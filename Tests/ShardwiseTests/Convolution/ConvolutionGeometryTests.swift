@@ -91,6 +91,29 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
         #expect(axis.inputIndex(output: 3, tap: 2) == 7)
     }
 
+    /// `tapsInside(output:)` against a tap-by-tap test, over inputs, kernels, strides, dilations and
+    /// paddings (asymmetric and wider than the kernel's reach, so that some outputs read only padding).
+    @Test func tapsInsideAreTheTapsThatReadTheInput() throws {
+        for input in [1, 2, 5, 8] {
+            for kernel in [1, 3, 4] {
+                for stride in [1, 2, 3] {
+                    for dilation in [1, 2] {
+                        for padding in [Padding.same, .valid, .explicit(top: 0, bottom: 3, left: 5, right: 1)] {
+                            guard let axis = try? ConvolutionGeometry(
+                                input: Size2D(input), kernel: Size2D(kernel), strides: Size2D(stride),
+                                dilations: Size2D(dilation), padding: padding).height else { continue }
+                            for o in 0..<axis.output {
+                                let inside = (0..<kernel).filter { (0..<input).contains(axis.inputIndex(output: o, tap: $0)) }
+                                let range = axis.tapsInside(output: o)
+                                #expect(Array(range) == inside, "\(axis) output \(o)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func validKernelLargerThanInputThrows() {
         #expect(throws: ShardwiseError.kernelLargerThanPaddedInput(axis: "height", dilatedKernel: 5, paddedInput: 4)) {
             try ConvolutionGeometry(input: Size2D(4), kernel: Size2D(5), strides: Size2D(1), dilations: Size2D(1),
