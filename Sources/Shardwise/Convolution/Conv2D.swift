@@ -27,8 +27,9 @@ public final class Conv2D: Sendable {
         self.descriptor = descriptor
         let d = descriptor
         let depth = d.kernel.height * d.kernel.width * d.inputChannelsPerGroup
+        let depthwise = Conv2D.isDepthwise(d)
         var packed: [PackedMatrix] = []
-        for group in 0..<(Conv2D.isDepthwise(d) ? 0 : d.groups) {
+        for group in 0..<(depthwise ? 0 : d.groups) {
             let filter = d.filter.scalars
             let matrix = try filter.withUnsafeBufferPointer { (buffer) throws(ShardwiseError) -> PackedMatrix in
                 let view = StridedMatrix(base: buffer.baseAddress! + group * d.outputChannelsPerGroup,
@@ -39,7 +40,7 @@ public final class Conv2D: Sendable {
             packed.append(matrix)
         }
         packedFilters = packed
-        depthwiseWeights = Conv2D.isDepthwise(d)
+        depthwiseWeights = depthwise
             ? DepthwiseWeights(filter: d.filter.scalars, bias: d.bias?.scalars, channels: d.outputChannels) : nil
     }
 
@@ -124,9 +125,9 @@ public final class Conv2D: Sendable {
     /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.
     ///
     /// It is bounded by lanes × (max(MC × aPitch, a band's 512 KiB) + MR × NR) floats whatever
-    /// the batch size: the patch matrix is never materialized. A depthwise layer uses at most one
-    /// copy of its filter and bias, for an input that is not vector-aligned (see
-    /// DepthwiseConvolution.swift).
+    /// the batch size: the patch matrix is never materialized. For a depthwise layer, the bytes of
+    /// the one copy of its filter and bias that a call makes at most (for an input that is not
+    /// vector-aligned, see DepthwiseConvolution.swift).
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let s = try gemmShape(forInput: shape)
         if let weights = depthwiseWeights { return weights.alignedCopyBytes }
@@ -161,13 +162,13 @@ public final class Conv2D: Sendable {
         }
         let plan = try self.plan(for: s, lanes: lanes)
         let d = descriptor
-        let biasBase = d.bias?.scalars
         if let weights = depthwiseWeights {
             DepthwiseKernel.run(input: input.baseAddress!, geometry: s.geometry, channels: d.inputChannels,
                                 weights: weights, activation: d.activation, plan: plan, lanes: lanes,
                                 output: output.baseAddress!)
             return
         }
+        let biasBase = d.bias?.scalars
         if let band = band(for: s, plan: plan) {
             nonisolated(unsafe) let (source, target) = (input.baseAddress!, output.baseAddress!)
             let filter = packedFilters[0]

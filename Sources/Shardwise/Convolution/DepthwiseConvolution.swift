@@ -23,21 +23,22 @@
 // So where the width stride is 1 and the channels are whole vector pairs, interior
 // groups read aligned *windows* instead of pixels: a group's vectors start `shift`
 // channels into its first pixel, at a vector boundary, and its last window spills
-// `shift` channels into the pixel after the group (which must be interior too). At
+// `shift` channels into the pixel after the group (which must be interior too, and the
+// lane's: a group never ends a lane's range or a row's interior). At
 // width stride 1 each tap is a fixed offset from the output in the flattened
 // [width · channels] row, so a window that straddles two pixels computes both pixels'
 // channels; the filter and bias rows are extended by their first vector
 // (`DepthwiseWeights`) for the channels that wrap round, and copied per call so that
-// the windows read them aligned too (split filter loads cost as much as the aligned
-// input saved). A run's first pixel gets its first channels from the per-pixel path as
+// the windows read them aligned too, when the input is not (split filter loads cost as
+// much as the aligned input saved). A run's first pixel gets its first channels from the per-pixel path as
 // one whole vector, and a pixel after the last window gets the rest of its channels as
 // whole vectors, the last ending at its last channel: every output sees the same
 // multiply-adds in the same order, so the bits are the same at any alignment and for
 // any lane split. Copying input rows into an aligned buffer on every call instead had
 // cost as much as it saved (0.140 ms).
-// The top and bottom rows' interior pixels went one at a time through the per-pixel
-// path (one accumulator chain per vector, nine dependent multiply-adds): 3.5 % of
-// 1×112×112×32's pixels took a quarter of its time. They now take the grouped path with
+// The top and bottom rows' interior pixels went through the per-pixel path, up to four
+// pixels per call but one vector of channels at a time, with a padding test per tap: 3.5 %
+// of 1×112×112×32's pixels took a quarter of its time. They now take the grouped path with
 // the kernel rows inside the input, whose taps lead the offset table. Together, 1 lane,
 // three interleaved runs (ms, input aligned / 4 floats off / 12 floats off):
 //   1×112×112×32   0.077–0.082 → 0.073–0.077 / 0.103–0.106 → 0.082–0.084 / 0.102–0.106 → 0.082–0.085
@@ -45,8 +46,8 @@
 //   8×56×56×32     0.178–0.189 → 0.171–0.177 / 0.232–0.238 → 0.201–0.207 / 0.234–0.239 → 0.192–0.211
 //   1×28×28×256    0.065–0.067 → 0.060–0.062 / 0.082–0.088 → 0.068–0.075 / 0.078–0.080 → 0.069–0.074
 //   8×28×28×256 s2 0.165–0.171 → 0.164–0.168 / 0.193–0.205 → 0.188–0.203 / 0.205–0.211 → 0.199–0.204
-// A width stride of 2 keeps pixel-aligned vectors (a wrapping window would step to the
-// wrong input pixel), so it still pays for a misaligned input.
+// A strided width keeps pixel-aligned vectors (a wrapping window would step to the wrong
+// input pixel), so it still pays for a misaligned input.
 // The optimizer had left the epilogue (`Epilogue.finishAndStore`, `clamp`) as
 // out-of-line calls in that loop despite `@inline(__always)`; now transparent, the
 // layer runs at 70–71 rather than 54 GFLOP/s alone (median of 5 interleaved runs),
@@ -67,7 +68,7 @@ package final class DepthwiseWeights: @unchecked Sendable {
     private let hasBias: Bool
 
     /// Extends `filter` ([KH·KW, channels], HWIO with I = 1) and `bias` ([channels]) row by row.
-    init(filter: [Float], bias: [Float]?, channels: Int) {
+    package init(filter: [Float], bias: [Float]?, channels: Int) {
         pitch = channels + Vector.scalarCount
         filterRows = filter.count / channels
         hasBias = bias != nil
@@ -82,8 +83,8 @@ package final class DepthwiseWeights: @unchecked Sendable {
 
     deinit { rows.deallocate() }
 
-    /// Bytes of the copy `withWindowsAligned(shift:_:)` makes for a misaligned input: the most
-    /// workspace a call uses.
+    /// Bytes of the copy `withWindowsAligned(shift:_:)` makes for an input that is not
+    /// vector-aligned: the most workspace a call uses.
     var alignedCopyBytes: Int {
         ((filterRows + (hasBias ? 1 : 0)) * pitch + Vector.scalarCount) * MemoryLayout<Float>.stride
     }
@@ -91,7 +92,8 @@ package final class DepthwiseWeights: @unchecked Sendable {
     /// Runs `body` with the filter rows and the bias placed so that a window starting `shift`
     /// channels into a row is vector-aligned: the stored rows themselves when `shift` is zero, else
     /// a copy (a split load per tap of the filter cost as much as aligned input windows saved).
-    func withWindowsAligned<R>(shift: Int, _ body: (_ filter: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?) -> R) -> R {
+    func withWindowsAligned<R>(shift: Int,
+                               _ body: (_ filter: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?) -> R) -> R {
         let count = (filterRows + (hasBias ? 1 : 0)) * pitch
         func run(_ rows: UnsafePointer<Float>) -> R {
             body(rows, hasBias ? rows + filterRows * pitch : nil)
@@ -108,16 +110,16 @@ package final class DepthwiseWeights: @unchecked Sendable {
 
 /// The direct depthwise kernel for one call: channel multiplier 1.
 package struct DepthwiseKernel: @unchecked Sendable {
-    // @unchecked: raw pointers into the caller's input and the layer's filter and bias,
-    // all read-only during the call.
+    // @unchecked: raw pointers into the caller's input and the layer's filter and bias (or the
+    // call's aligned copy of them), all read-only during the call.
     let input: UnsafePointer<Float>
     let geometry: ConvolutionGeometry
     let channels: Int
     /// Filter rows `filterPitch` apart (`DepthwiseWeights`), aligned for windows `shift` channels in.
-    let filter: UnsafePointer<Float>
+    package let filter: UnsafePointer<Float>
     let filterPitch: Int
     /// Channels from each input pixel's start to its interior windows (`windowShift`).
-    let shift: Int
+    package let shift: Int
     /// With the bias of `DepthwiseWeights`.
     let epilogue: Epilogue
 
@@ -125,15 +127,25 @@ package struct DepthwiseKernel: @unchecked Sendable {
     static func run(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int,
                     weights: DepthwiseWeights, activation: Activation, plan: ShardPlan, lanes: Lanes,
                     output: UnsafeMutablePointer<Float>) {
-        let shift = windowShift(input: input, geometry: geometry, channels: channels)
         nonisolated(unsafe) let output = output
-        weights.withWindowsAligned(shift: shift) { filter, bias in
-            let kernel = DepthwiseKernel(input: input, geometry: geometry, channels: channels, filter: filter,
-                                         filterPitch: weights.pitch, shift: shift,
-                                         epilogue: Epilogue(bias: bias, activation: activation))
+        withKernel(input: input, geometry: geometry, channels: channels, weights: weights, activation: activation) {
+            kernel in
             lanes.run(plan) { next in
                 while let shard = next() { kernel.run(pixels: shard.rows, output: output) }
             }
+        }
+    }
+
+    /// Runs `body` with the kernel of one call on `input`: its window shift, and its weights
+    /// aligned for it (`DepthwiseWeights.withWindowsAligned`), valid during `body`.
+    package static func withKernel<R>(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int,
+                                      weights: DepthwiseWeights, activation: Activation,
+                                      _ body: (DepthwiseKernel) -> R) -> R {
+        let shift = windowShift(input: input, geometry: geometry, channels: channels)
+        return weights.withWindowsAligned(shift: shift) { filter, bias in
+            body(DepthwiseKernel(input: input, geometry: geometry, channels: channels, filter: filter,
+                                 filterPitch: weights.pitch, shift: shift,
+                                 epilogue: Epilogue(bias: bias, activation: activation)))
         }
     }
 
@@ -145,11 +157,11 @@ package struct DepthwiseKernel: @unchecked Sendable {
     static func windowShift(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int) -> Int {
         let v = Vector.scalarCount
         guard geometry.width.stride == 1 && channels % (2 * v) == 0 else { return 0 }
-        return (v - Int(bitPattern: input) / MemoryLayout<Float>.stride % v) % v
+        return (v - Int(UInt(bitPattern: input) / UInt(MemoryLayout<Float>.stride) % UInt(v))) % v
     }
 
     /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC), one output row
-    /// at a time: the pixels whose every horizontal tap is inside the input, found once per layer,
+    /// at a time: the pixels whose every horizontal tap is inside the input, found once per call,
     /// go four (or eight, `takesEightPixels`) at a time through `computeInterior` with the row's
     /// kernel rows inside the input, in aligned windows where `windowShift` says so; the border
     /// pixels, and what windows leave, through `computeVectors`.
@@ -176,7 +188,8 @@ package struct DepthwiseKernel: @unchecked Sendable {
         let h = geometry.height, w = geometry.width
         let plane = h.output * w.output
         let interiorStart = columns.lowerBound, interiorEnd = columns.upperBound
-        // A group of windows spills into the pixel after it, which must then be interior too.
+        // A group of windows spills into the pixel after it, which must then be interior too and
+        // this call's (`available` stops at the end of `pixels`).
         let spill = shift > 0 ? 1 : 0
         var pixel = pixels.lowerBound
         while pixel < pixels.upperBound {
@@ -210,7 +223,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
                                              channel: shift, output: target + shift)
                         (c0, step) = (channels, 8)
                     } else {
-                        // Four interior pixels: pairs of full vectors, then the channel tails.
+                        // Four interior pixels: pairs of full vectors, then (without windows) the channel tails.
                         c0 = 0
                         while c0 + 2 * Vector.scalarCount <= channels {
                             computeFourInterior(source: first + shift + c0, tapOffsets: rowTaps, firstTap: firstTap,
@@ -272,16 +285,17 @@ package struct DepthwiseKernel: @unchecked Sendable {
     }
 
     /// `quads` (1 or 2, a constant after inlining) groups of four consecutive pixels whose taps in
-    /// `tapOffsets` (bytes from `source`, the first pixel's first tap inside the input; tap
-    /// `firstTap` of the filter) are all inside the input, two full vectors of channels: eight or
-    /// sixteen independent accumulators, one flat loop over the taps, no tests. The taps are taken in the same order as in `computeVectors`, so the bits are the
-    /// same whichever path an output takes. A loop nested over kernel rows and columns, with a
-    /// padding test per row, ran out of registers and spent about 250 cycles per call. Eight
-    /// pixels rather than four keep twice as many multiply-adds in flight: where the channels are
-    /// one vector pair (each tap then reads 8 whole pixels) 1×112×112×32 3×3 ran 0.124–0.132 →
-    /// 0.110–0.111 ms and 8×56×56×32 0.266–0.285 → 0.237–0.240 (AVX-512, 1 lane, three interleaved
-    /// runs); with more channels level to 18 % slower (8×28×28×256 stride 2, 1×14×14×512), so those
-    /// take four.
+    /// `tapOffsets` (bytes from `source`: the first pixel's first tap inside the input, `channel`
+    /// channels in; tap `firstTap` of the filter) are all inside the input, two full vectors of
+    /// channels (which, in windows, may straddle two pixels): eight or sixteen independent
+    /// accumulators, one flat loop over the taps, no tests. The taps are taken in the same order as in
+    /// `computeVectors`, so the bits are the same whichever path an output takes. A loop nested over
+    /// kernel rows and columns, with a padding test per row, ran out of registers and spent about 250
+    /// cycles per call. Eight pixels rather than four keep twice as many multiply-adds in flight: where
+    /// the channels are one vector pair (each tap then reads 8 whole pixels) 1×112×112×32 3×3 ran
+    /// 0.124–0.132 → 0.110–0.111 ms and 8×56×56×32 0.266–0.285 → 0.237–0.240 (AVX-512, 1 lane, three
+    /// interleaved runs); with more channels level to 18 % slower (8×28×28×256 stride 2, 1×14×14×512),
+    /// so those take four.
     @inline(__always)
     private func computeInterior(quads: Int, source: UnsafePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>,
                                  firstTap: Int, channel: Int, output: UnsafeMutablePointer<Float>) {

@@ -308,33 +308,40 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     }
 
     /// The depthwise kernel's aligned windows: with the input at every offset from a 64-byte
-    /// boundary, channels that are whole vector pairs (windows, eight-pixel groups where they are
-    /// one pair) or not (no windows), rows whose interior is too short for a group and its spill,
-    /// exactly long enough, and long; a dilated width; a strided one (never windows). Every offset
-    /// and every lane count gives the same bits, and they match the reference.
+    /// boundary (and ending where its allocation ends), channels that are whole vector pairs
+    /// (windows, eight-pixel groups where they are one pair) or not (no windows); rows whose
+    /// interior is too short for a group and its spill, exactly long enough for four or eight, and
+    /// long; a dilated width or height; a strided width (never windows); a kernel taller than the
+    /// input (kernel rows cut at both ends); no bias. Every offset and lane count gives the same
+    /// bits, and they match the reference.
     @Test func depthwiseAgreesAtEveryInputAlignment() throws {
         let v = Blocking.nr / 2
         let lanes: [Lanes] = [.serial] + (1...(2 * Lanes.processorCount + 1)).map { .fixed($0) }
+        let one = Size2D(1), two = Size2D(2)
+        let layouts: [(height: Int, width: Int, strides: Size2D, dilations: Size2D, bias: Bool)] = [
+            (5, 6, one, one, true), (5, 7, one, one, true), (5, 10, one, one, true), (5, 11, one, one, false),
+            (5, 23, one, one, true), (5, 23, one, Size2D(height: 1, width: 2), true),
+            (7, 23, one, Size2D(height: 2, width: 1), false), (1, 23, one, one, true),
+            (5, 23, Size2D(height: 1, width: 2), one, true), (5, 23, two, one, true),
+        ]
         for channels in [v, 2 * v, 4 * v] {
-            for (width, strides, dilations) in [(6, Size2D(1), Size2D(1)), (7, Size2D(1), Size2D(1)),
-                                                (23, Size2D(1), Size2D(1)), (23, Size2D(1), Size2D(height: 1, width: 2)),
-                                                (23, Size2D(height: 1, width: 2), Size2D(1))] {
+            for layout in layouts {
                 var c = ConvCase()
-                c.batch = 2; c.height = 5; c.width = width; c.inputChannels = channels; c.outputChannels = channels
-                c.groups = channels; c.kernel = Size2D(3); c.strides = strides; c.dilations = dilations
-                c.activation = .relu6
-                var rng = SeededGenerator(seed: UInt64(channels * 100 + width))
+                c.batch = 2; c.height = layout.height; c.width = layout.width; c.inputChannels = channels
+                c.outputChannels = channels; c.groups = channels; c.kernel = Size2D(3); c.strides = layout.strides
+                c.dilations = layout.dilations; c.bias = layout.bias; c.activation = .relu6
+                var rng = SeededGenerator(seed: UInt64(channels * 100 + layout.width))
                 let descriptor = try c.descriptor(&rng)
                 let shape = [c.batch, c.height, c.width, c.inputChannels]
                 let input = try Tensor(shape: shape, scalars: rng.floats(shape.reduce(1, *)))
                 let expected = try Reference.conv2D(input: input, descriptor: descriptor).scalars
                 let layer = try Conv2D(descriptor)
-                let storage = UnsafeMutableRawPointer.allocate(byteCount: (input.count + v) * 4, alignment: 64)
-                defer { storage.deallocate() }
                 var first: [Float]?
                 for offset in 0..<v {
-                    let source = storage.bindMemory(to: Float.self, capacity: input.count + v) + offset
-                    source.update(from: input.scalars, count: input.count)
+                    let storage = UnsafeMutableRawPointer.allocate(byteCount: (offset + input.count) * 4, alignment: 64)
+                    defer { storage.deallocate() }
+                    let source = storage.bindMemory(to: Float.self, capacity: offset + input.count) + offset
+                    source.initialize(from: input.scalars, count: input.count)
                     for lane in lanes {
                         var output = [Float](repeating: .nan, count: expected.count)
                         try output.withUnsafeMutableBufferPointer { target in
@@ -348,6 +355,47 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
                             #expect(first.map(\.bitPattern) == output.map(\.bitPattern), "bits differ: \(context)")
                         }
                         first = first ?? output
+                    }
+                }
+            }
+        }
+    }
+
+    /// The depthwise kernel on any range of pixels writes exactly those pixels, with the bits of the
+    /// whole call (a window group must not spill past its range), and its windows are aligned:
+    /// the input `shift` channels in, and the filter it reads there, start on a vector boundary.
+    @Test func depthwiseShardsWriteOnlyTheirPixelsAndWindowsAreAligned() throws {
+        let v = Blocking.nr / 2
+        for channels in [2 * v, 4 * v] {
+            let (height, width) = (3, 13)
+            let geometry = try ConvolutionGeometry(input: Size2D(height: height, width: width), kernel: Size2D(3),
+                                                   strides: Size2D(1), dilations: Size2D(1), padding: .same)
+            var rng = SeededGenerator(seed: UInt64(channels))
+            let count = height * width * channels
+            let weights = DepthwiseWeights(filter: rng.floats(9 * channels), bias: rng.floats(channels),
+                                           channels: channels)
+            let values = rng.floats(count)
+            for offset in 0..<v {
+                let storage = UnsafeMutableRawPointer.allocate(byteCount: (offset + count) * 4, alignment: 64)
+                defer { storage.deallocate() }
+                let input = storage.bindMemory(to: Float.self, capacity: offset + count) + offset
+                input.initialize(from: values, count: count)
+                DepthwiseKernel.withKernel(input: input, geometry: geometry, channels: channels, weights: weights,
+                                           activation: .none) { kernel in
+                    let vectorBytes = UInt(v * MemoryLayout<Float>.stride)
+                    #expect(UInt(bitPattern: input + kernel.shift) % vectorBytes == 0, "offset \(offset)")
+                    #expect(UInt(bitPattern: kernel.filter + kernel.shift) % vectorBytes == 0, "offset \(offset)")
+                    var whole = [Float](repeating: .nan, count: count)
+                    whole.withUnsafeMutableBufferPointer { kernel.run(pixels: 0..<(height * width), output: $0.baseAddress!) }
+                    for start in 0..<(2 * width) {
+                        for end in [start + 1, start + 5, start + 9, start + 10, height * width] where end > start {
+                            var part = [Float](repeating: .nan, count: count)
+                            part.withUnsafeMutableBufferPointer { kernel.run(pixels: start..<end, output: $0.baseAddress!) }
+                            let inside = (start * channels)..<(end * channels)
+                            #expect(part.indices.allSatisfy { inside.contains($0)
+                                ? part[$0].bitPattern == whole[$0].bitPattern : part[$0].isNaN },
+                                    "pixels \(start)..<\(end), offset \(offset)")
+                        }
                     }
                 }
             }
