@@ -36,16 +36,21 @@
 // multiply-adds in the same order, so the bits are the same at any alignment and for
 // any lane split. Copying input rows into an aligned buffer on every call instead had
 // cost as much as it saved (0.140 ms).
-// The top and bottom rows' interior pixels went through the per-pixel path, up to four
-// pixels per call but one vector of channels at a time, with a padding test per tap: 3.5 %
-// of 1×112×112×32's pixels took a quarter of its time. They now take the grouped path with
-// the kernel rows inside the input, whose taps lead the offset table. Together, 1 lane,
-// three interleaved runs (ms, input aligned / 4 floats off / 12 floats off):
-//   1×112×112×32   0.077–0.082 → 0.073–0.077 / 0.103–0.106 → 0.082–0.084 / 0.102–0.106 → 0.082–0.085
-//   1×56×56×128    0.106–0.110 → 0.099–0.101 / 0.141–0.143 → 0.112–0.116 / 0.138–0.141 → 0.114–0.118
-//   8×56×56×32     0.178–0.189 → 0.171–0.177 / 0.232–0.238 → 0.201–0.207 / 0.234–0.239 → 0.192–0.211
-//   1×28×28×256    0.065–0.067 → 0.060–0.062 / 0.082–0.088 → 0.068–0.075 / 0.078–0.080 → 0.069–0.074
-//   8×28×28×256 s2 0.165–0.171 → 0.164–0.168 / 0.193–0.205 → 0.188–0.203 / 0.205–0.211 → 0.199–0.204
+// The per-pixel path (one vector of channels at a time, a padding test per tap) is
+// several times slower per pixel than a group, so as few pixels as possible take it:
+//  - the top and bottom rows' interior pixels take groups too, with the kernel rows
+//    inside the input, whose taps lead the offset table (3.5 % of 1×112×112×32's pixels
+//    had taken a quarter of its time);
+//  - the last one to three pixels of an interior run take the run's last four again,
+//    pixel-aligned (the others get the same bits again; never before the call's range).
+// Left and right border pixels remain. Each step, 1 lane, three interleaved runs (ms,
+// input aligned / 4 floats past a 64-byte boundary), from the session's start through
+// windows and top and bottom rows to the last four again:
+//   1×112×112×32   0.077–0.082 → 0.077–0.079 → 0.069–0.073 / 0.103–0.106 → 0.084–0.086 → 0.075–0.083
+//   1×56×56×128    0.106–0.110 → 0.099–0.103 → 0.090–0.091 / 0.141–0.143 → 0.109–0.115 → 0.099–0.102
+//   8×56×56×32     0.178–0.189 → 0.171–0.179 → 0.154–0.157 / 0.232–0.238 → 0.196–0.204 → 0.173–0.178
+//   1×28×28×256    0.065–0.067 → 0.061–0.064 → 0.051–0.053 / 0.082–0.088 → 0.072–0.072 → 0.059–0.063
+//   8×28×28×256 s2 0.165–0.171 → 0.160–0.170 → 0.141–0.147 / 0.193–0.205 → 0.205–0.228 → 0.182–0.188
 // A strided width keeps pixel-aligned vectors (a wrapping window would step to the wrong
 // input pixel), so it still pays for a misaligned input.
 // The optimizer had left the epilogue (`Epilogue.finishAndStore`, `clamp`) as
@@ -203,52 +208,61 @@ package struct DepthwiseKernel: @unchecked Sendable {
             let kernelRows = h.tapsInside(output: oh)
             let rowTaps = UnsafeBufferPointer(rebasing: tapOffsets[0..<(kernelRows.count * w.kernel)])
             let firstTap = kernelRows.lowerBound * w.kernel
-            var ow = pixel - rowStart
+            let firstColumn = pixel - rowStart
+            var ow = firstColumn
             // Channels of pixel `ow` already written by the windows before it: 0 or `shift`.
             var written = 0
             while rowStart + ow < rowEnd {
                 let available = rowEnd - rowStart - ow
-                let target = output + (rowStart + ow) * channels
                 let interior = !kernelRows.isEmpty && ow >= interiorStart ? Swift.min(available, interiorEnd - ow) : 0
+                // The last one to three pixels of an interior run (this call's): the run's last four
+                // again, pixel-aligned, when the run has four; the others get the same bits again.
+                let overlaps = interior > 0 && interior < 4 + spill
+                    && ow + interior - 4 >= Swift.max(interiorStart, firstColumn)
                 let resumed = written
-                // What the per-pixel path computes in this step: channels `c0 ..< end` of `count` pixels.
-                var c0 = resumed, end = channels, count = 1, step = 1
+                // What the per-pixel path computes in this step: channels `c0 ..< end` of `count` pixels
+                // from `at`; `finishing`, the rest of a pixel whose first channels windows wrote.
+                var at = ow, c0 = resumed, end = channels, count = 1, step = 1
+                let finishing = resumed > 0 && interior < 4 + spill && !overlaps
                 written = 0
-                if interior >= 4 + spill {
+                if interior >= 4 + spill || overlaps {
+                    let windowShift = overlaps ? 0 : shift
+                    if overlaps { at = ow + interior - 4 }
                     let first = imageBase + (h.inputIndex(output: oh, tap: kernelRows.lowerBound) * w.input
-                                             + w.inputIndex(output: ow, tap: 0)) * channels
-                    if interior >= 8 + spill && takesEightPixels {
+                                             + w.inputIndex(output: at, tap: 0)) * channels + windowShift
+                    let target = output + (rowStart + at) * channels + windowShift
+                    if !overlaps && interior >= 8 + spill && takesEightPixels {
                         // Eight interior pixels, whose channels are one vector pair.
-                        computeEightInterior(source: first + shift, tapOffsets: rowTaps, firstTap: firstTap,
-                                             channel: shift, output: target + shift)
+                        computeEightInterior(source: first, tapOffsets: rowTaps, firstTap: firstTap,
+                                             channel: windowShift, output: target)
                         (c0, step) = (channels, 8)
                     } else {
                         // Four interior pixels: pairs of full vectors, then (without windows) the channel tails.
                         c0 = 0
                         while c0 + 2 * Vector.scalarCount <= channels {
-                            computeFourInterior(source: first + shift + c0, tapOffsets: rowTaps, firstTap: firstTap,
-                                                channel: shift + c0, output: target + shift + c0)
+                            computeFourInterior(source: first + c0, tapOffsets: rowTaps, firstTap: firstTap,
+                                                channel: windowShift + c0, output: target + c0)
                             c0 += 2 * Vector.scalarCount
                         }
-                        (count, step) = (4, 4)
+                        (count, step) = (4, overlaps ? interior : 4)
                     }
-                    if shift > 0 {
+                    if windowShift > 0 {
                         // Windows, which leave no channel tails: the first `shift` channels of a run's first
                         // pixel, as a whole vector whose other channels the window writes with the same bits.
                         (c0, end, count) = (resumed > 0 ? channels : 0, Vector.scalarCount, 1)
                         written = shift
                     }
                 } else if resumed == 0 && ow >= interiorStart && ow < interiorEnd {
-                    // Up to four interior pixels together: the last few of a row's interior.
+                    // Up to three interior pixels together: a run shorter than a group.
                     count = Swift.min(4, available, interiorEnd - ow)
                     step = count
                 }
                 while c0 < end {
                     // The rest of a pixel after windows: whole vectors, the last one ending at the last channel.
-                    if resumed > 0 && step == 1 { c0 = Swift.min(c0, channels - Vector.scalarCount) }
+                    if finishing { c0 = Swift.min(c0, channels - Vector.scalarCount) }
                     let lanes = Swift.min(Vector.scalarCount, end - c0)
-                    computeVectors(imageBase: imageBase, oh: oh, ow: ow, count: count, channel: c0, lanes: lanes,
-                                   output: target + c0)
+                    computeVectors(imageBase: imageBase, oh: oh, ow: at, count: count, channel: c0, lanes: lanes,
+                                   output: output + (rowStart + at) * channels + c0)
                     c0 += lanes
                 }
                 ow += step
