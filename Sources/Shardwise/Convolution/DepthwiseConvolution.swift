@@ -226,27 +226,27 @@ package struct DepthwiseKernel: @unchecked Sendable {
                 let finishing = resumed > 0 && interior < 4 + spill && !overlaps
                 written = 0
                 if interior >= 4 + spill || overlaps {
-                    let windowShift = overlaps ? 0 : shift
+                    let groupShift = overlaps ? 0 : shift
                     if overlaps { at = ow + interior - 4 }
                     let first = imageBase + (h.inputIndex(output: oh, tap: kernelRows.lowerBound) * w.input
-                                             + w.inputIndex(output: at, tap: 0)) * channels + windowShift
-                    let target = output + (rowStart + at) * channels + windowShift
+                                             + w.inputIndex(output: at, tap: 0)) * channels + groupShift
+                    let target = output + (rowStart + at) * channels + groupShift
                     if !overlaps && interior >= 8 + spill && takesEightPixels {
                         // Eight interior pixels, whose channels are one vector pair.
                         computeEightInterior(source: first, tapOffsets: rowTaps, firstTap: firstTap,
-                                             channel: windowShift, output: target)
+                                             channel: groupShift, output: target)
                         (c0, step) = (channels, 8)
                     } else {
                         // Four interior pixels: pairs of full vectors, then (without windows) the channel tails.
                         c0 = 0
                         while c0 + 2 * Vector.scalarCount <= channels {
                             computeFourInterior(source: first + c0, tapOffsets: rowTaps, firstTap: firstTap,
-                                                channel: windowShift + c0, output: target + c0)
+                                                channel: groupShift + c0, output: target + c0)
                             c0 += 2 * Vector.scalarCount
                         }
                         (count, step) = (4, overlaps ? interior : 4)
                     }
-                    if windowShift > 0 {
+                    if groupShift > 0 {
                         // Windows, which leave no channel tails: the first `shift` channels of a run's first
                         // pixel, as a whole vector whose other channels the window writes with the same bits.
                         (c0, end, count) = (resumed > 0 ? channels : 0, Vector.scalarCount, 1)
