@@ -42,8 +42,10 @@
 //    inside the input, whose taps lead the offset table (3.5 % of 1×112×112×32's pixels
 //    had taken a quarter of its time);
 //  - the last one to three pixels of an interior run take the run's last four again,
-//    pixel-aligned (the others get the same bits again; never before the call's range).
-// Left and right border pixels remain. Each step, 1 lane, three interleaved runs (ms,
+//    pixel-aligned (the others get the same bits again; never before the call's range);
+//  - a pixel taken alone (left and right borders) runs four vectors of channels at a time,
+//    with independent accumulators, where the channels allow (at least 4·V).
+// Each step, 1 lane, three interleaved runs (ms,
 // input aligned / 4 floats past a 64-byte boundary), from the session's start through
 // windows and top and bottom rows to the last four again:
 //   1×112×112×32   0.077–0.082 → 0.077–0.079 → 0.069–0.073 / 0.103–0.106 → 0.084–0.086 → 0.075–0.083
@@ -51,6 +53,10 @@
 //   8×56×56×32     0.178–0.189 → 0.171–0.179 → 0.154–0.157 / 0.232–0.238 → 0.196–0.204 → 0.173–0.178
 //   1×28×28×256    0.065–0.067 → 0.061–0.064 → 0.051–0.053 / 0.082–0.088 → 0.072–0.072 → 0.059–0.063
 //   8×28×28×256 s2 0.165–0.171 → 0.160–0.170 → 0.141–0.147 / 0.193–0.205 → 0.205–0.228 → 0.182–0.188
+// and then four vectors per lone pixel (three interleaved runs, inputs where the heap put them):
+//   1×7×7×1024 0.041 → 0.029–0.030, 1×14×14×512 0.041–0.042 → 0.031, 1×28×28×64 0.015–0.016 → 0.012,
+//   1×56×56×128 0.096–0.097 → 0.084, 1×28×28×256 0.056–0.058 → 0.046–0.048, 8×28×28×256 s2
+//   0.154–0.157 → 0.131–0.133 (32 channels are too few: 1×112×112×32 level).
 // A strided width keeps pixel-aligned vectors (a wrapping window would step to the wrong
 // input pixel), so it still pays for a misaligned input.
 // The optimizer had left the epilogue (`Epilogue.finishAndStore`, `clamp`) as
@@ -257,6 +263,14 @@ package struct DepthwiseKernel: @unchecked Sendable {
                     count = Swift.min(4, available, interiorEnd - ow)
                     step = count
                 }
+                if count == 1 && !kernelRows.isEmpty {
+                    // One pixel (a border pixel, or the rest of one after windows): four vectors at a time.
+                    while c0 + 4 * Vector.scalarCount <= end {
+                        computeFourVectors(imageBase: imageBase, oh: oh, ow: at, kernelRows: kernelRows, channel: c0,
+                                           output: output + (rowStart + at) * channels + c0)
+                        c0 += 4 * Vector.scalarCount
+                    }
+                }
                 while c0 < end {
                     // The rest of a pixel after windows: whole vectors, the last one ending at the last channel.
                     if finishing { c0 = Swift.min(c0, channels - Vector.scalarCount) }
@@ -330,6 +344,36 @@ package struct DepthwiseKernel: @unchecked Sendable {
         let target = UnsafeMutableRawPointer(output)
         first.store(epilogue, bias: bias, into: target, pixelBytes: pixelBytes)
         if quads == 2 { second.store(epilogue, bias: bias, into: target + 4 * pixelBytes, pixelBytes: pixelBytes) }
+    }
+
+    /// One pixel of one output row, channels `channel ..< channel + 4·V`, whose taps inside the input
+    /// are kernel rows `kernelRows` × `geometry.width.tapsInside(output: ow)`: four independent
+    /// accumulators, where `computeVectors` on one pixel has one chain of dependent multiply-adds
+    /// per vector; the same taps in the same order. Border pixels of 1×7×7×1024 3×3 (two of
+    /// each row's seven) had taken more time than all the interior groups.
+    @inline(never)
+    private func computeFourVectors(imageBase: UnsafePointer<Float>, oh: Int, ow: Int, kernelRows: Range<Int>,
+                                    channel: Int, output: UnsafeMutablePointer<Float>) {
+        let h = geometry.height, w = geometry.width, v = Vector.scalarCount
+        var acc0 = Vector(), acc1 = Vector(), acc2 = Vector(), acc3 = Vector()
+        for kh in kernelRows {
+            for kw in w.tapsInside(output: ow) {
+                let input = UnsafeRawPointer(imageBase + (h.inputIndex(output: oh, tap: kh) * w.input
+                                                          + w.inputIndex(output: ow, tap: kw)) * channels + channel)
+                let weights = UnsafeRawPointer(filter + (kh * w.kernel + kw) * filterPitch + channel)
+                @_transparent func tap(_ i: Int, _ acc: inout Vector) {
+                    acc = multiplyAdd(acc, input.loadUnaligned(fromByteOffset: 4 * i * v, as: Vector.self),
+                                      weights.loadUnaligned(fromByteOffset: 4 * i * v, as: Vector.self))
+                }
+                tap(0, &acc0); tap(1, &acc1); tap(2, &acc2); tap(3, &acc3)
+            }
+        }
+        let target = UnsafeMutableRawPointer(output)
+        @_transparent func store(_ i: Int, _ acc: Vector) {
+            target.storeBytes(of: epilogue.finish(acc, column: channel + i * v, count: v), toByteOffset: 4 * i * v,
+                              as: Vector.self)
+        }
+        store(0, acc0); store(1, acc1); store(2, acc2); store(3, acc3)
     }
 
     /// `count` (1…4) consecutive pixels of one output row, channels `channel ..< channel + lanes`.
