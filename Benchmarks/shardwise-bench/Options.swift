@@ -68,6 +68,9 @@ struct Options {
     var listOnly = false
     /// `--executor`: what runs the lanes.
     var executor = ExecutorChoice.dispatch
+    /// `--input-offset`: floats from a 64-byte boundary to each layer's input, or nil to leave it
+    /// where the `Tensor` holding it lies.
+    var inputOffset: Int?
     /// `--explain`: print each case's plan for each lane setting (the planner's candidates) and exit.
     var explainOnly = false
     /// Print the usage and exit.
@@ -94,6 +97,8 @@ struct Options {
                              e.g. 'op=conv', 'm=512 ', 'stride=2'
           --executor NAME    what runs the lanes: dispatch (DispatchQueue.concurrentPerform, the
                              library's default) or spin (SpinningLaneExecutor.shared)
+          --input-offset N   place each layer's input N floats (0-15) past a 64-byte boundary
+                             (default: where its Tensor's array lies, usually 16-byte aligned)
           --lanes LIST       comma-separated lane counts, each run with Lanes.fixed(n);
                              'auto' means Lanes.automatic (default: 1,<cores>)
           --shapes FILE      read the cases from FILE instead of the built-in suite
@@ -142,6 +147,12 @@ struct Options {
             case "--json": options.jsonPath = try value(for: flag, inline: inline)
             case "--svg": options.svgPath = try value(for: flag, inline: inline)
             case "--lanes": options.lanes = try parseLanes(try value(for: flag, inline: inline))
+            case "--input-offset":
+                let text = try value(for: flag, inline: inline)
+                guard let offset = Int(text), (0..<16).contains(offset) else {
+                    throw UsageError(message: "--input-offset: '\(text)' is not a whole number of floats from 0 to 15")
+                }
+                options.inputOffset = offset
             case "--executor":
                 let name = try value(for: flag, inline: inline)
                 guard let choice = ExecutorChoice(rawValue: name) else {

@@ -6,7 +6,8 @@
 //   machine  cores, peak_gflops_per_lane (single-thread FMA loop), target_cpu
 //            (SHARDWISE_TARGET_CPU or "native"), isa (compiled: avx512|avx2|baseline),
 //            peak_gflops_all_lanes, copy_gbytes_per_s (read + write bytes), peak_loop,
-//            quick, shapes_file, executor (dispatch|spin)
+//            quick, shapes_file, executor (dispatch|spin), input_offset_floats (--input-offset,
+//            else null)
 //   results  one object per case and lane setting:
 //            op, case (canonical text), lanes (lanes given: n, or every core for auto),
 //            strategy (the plan's), median_ms, gflops, peak_fraction (gflops over
@@ -197,7 +198,8 @@ indirect enum JSON {
 
 enum JSONReport {
     /// The whole document: `{"machine": {…}, "results": [{…}, …]}`.
-    static func document(machine m: MachineProfile, quick: Bool, shapes: String?, results: [CaseResult]) -> String {
+    static func document(machine m: MachineProfile, quick: Bool, shapes: String?, inputOffset: Int?,
+                         results: [CaseResult]) -> String {
         let machine: JSON = .object([
             ("cores", .integer(m.cores)),
             ("peak_gflops_per_lane", .number(m.peakPerLane)),
@@ -209,6 +211,7 @@ enum JSONReport {
             ("peak_loop", .string(m.peakLoop)),
             ("quick", .bool(quick)),
             ("shapes_file", shapes.map { .string($0) } ?? .null),
+            ("input_offset_floats", optional(inputOffset, JSON.integer)),
         ])
         return JSON.object([("machine", machine), ("results", .array(results.map(result)))]).rendered() + "\n"
     }

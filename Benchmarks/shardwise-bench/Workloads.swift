@@ -44,12 +44,12 @@ protocol Workload: AnyObject {
 /// Builds the workload of `benchCase` with operands drawn from `seed`.
 ///
 /// - Throws: the library's `ShardwiseError` when it rejects the case.
-func makeWorkload(_ benchCase: BenchCase, seed: UInt64) throws(ShardwiseError) -> any Workload {
+func makeWorkload(_ benchCase: BenchCase, seed: UInt64, inputOffset: Int?) throws(ShardwiseError) -> any Workload {
     var random = SplitMix(seed: seed)
     switch benchCase.operation {
     case let .gemm(shape): return GEMMWorkload(shape, random: &random)
-    case let .conv(shape): return try ConvWorkload(shape, random: &random)
-    case let .dense(shape): return try DenseWorkload(shape, random: &random)
+    case let .conv(shape): return try ConvWorkload(shape, random: &random, inputOffset: inputOffset)
+    case let .dense(shape): return try DenseWorkload(shape, random: &random, inputOffset: inputOffset)
     }
 }
 
@@ -142,6 +142,25 @@ protocol LayerWorkload: Workload {
     associatedtype Layer: ShardedLayer
     var layer: Layer { get }
     var input: Tensor { get }
+    /// A copy of `input` at a chosen offset from a 64-byte boundary (`--input-offset`), or nil.
+    var placedInput: PlacedFloats? { get }
+}
+
+/// Floats copied to a chosen offset from a 64-byte boundary, freed with the object.
+final class PlacedFloats {
+    private let storage: UnsafeMutableRawPointer
+    /// The copy.
+    let buffer: UnsafeBufferPointer<Float>
+
+    /// Copies `values` to `offset` floats past a 64-byte boundary.
+    init(_ values: [Float], offset: Int) {
+        storage = .allocate(byteCount: (offset + values.count) * MemoryLayout<Float>.stride, alignment: 64)
+        let start = storage.bindMemory(to: Float.self, capacity: offset + values.count) + offset
+        start.initialize(from: values, count: values.count)
+        buffer = UnsafeBufferPointer(start: start, count: values.count)
+    }
+
+    deinit { storage.deallocate() }
 }
 
 extension LayerWorkload {
@@ -155,6 +174,10 @@ extension LayerWorkload {
 
     func run(_ lanes: Lanes) throws(ShardwiseError) {
         let layer = layer, shape = input.shape, output = output
+        if let placedInput {
+            try layer.forward(input: placedInput.buffer, shape: shape, output: output, lanes: lanes)
+            return
+        }
         try input.withUnsafeBufferPointer { (source) throws(ShardwiseError) in
             try layer.forward(input: source, shape: shape, output: output, lanes: lanes)
         }
@@ -172,7 +195,9 @@ final class ConvWorkload: LayerWorkload {
     let output: UnsafeMutableBufferPointer<Float>
     private var random: SplitMix
 
-    init(_ shape: ConvCase, random: inout SplitMix) throws(ShardwiseError) {
+    let placedInput: PlacedFloats?
+
+    init(_ shape: ConvCase, random: inout SplitMix, inputOffset: Int?) throws(ShardwiseError) {
         self.shape = shape
         let filterShape = [shape.kernelHeight, shape.kernelWidth, shape.inputChannels / shape.groups,
                            shape.outputChannels]
@@ -182,7 +207,9 @@ final class ConvWorkload: LayerWorkload {
                                               padding: shape.padding, dilations: shape.dilations,
                                               groups: shape.groups, activation: shape.activation)
         layer = try Conv2D(descriptor)
-        input = try Tensor(shape: shape.inputShape, scalars: random.floats(shape.inputShape.reduce(1, *)))
+        let input = try Tensor(shape: shape.inputShape, scalars: random.floats(shape.inputShape.reduce(1, *)))
+        self.input = input
+        placedInput = inputOffset.map { PlacedFloats(input.scalars, offset: $0) }
         outputShape = try descriptor.outputShape(forInput: shape.inputShape)
         output = .allocate(capacity: outputShape.reduce(1, *))
         output.initialize(repeating: 0)
@@ -228,12 +255,16 @@ final class DenseWorkload: LayerWorkload {
     let output: UnsafeMutableBufferPointer<Float>
     private var random: SplitMix
 
-    init(_ shape: DenseCase, random: inout SplitMix) throws(ShardwiseError) {
+    let placedInput: PlacedFloats?
+
+    init(_ shape: DenseCase, random: inout SplitMix, inputOffset: Int?) throws(ShardwiseError) {
         self.shape = shape
         let weight = try Tensor(shape: [shape.inputs, shape.outputs], scalars: random.floats(shape.inputs * shape.outputs))
         let bias = try Tensor(shape: [shape.outputs], scalars: random.floats(shape.outputs))
         layer = try Dense(try DenseDescriptor(weight: weight, bias: bias, activation: shape.activation))
-        input = try Tensor(shape: [shape.batch, shape.inputs], scalars: random.floats(shape.batch * shape.inputs))
+        let input = try Tensor(shape: [shape.batch, shape.inputs], scalars: random.floats(shape.batch * shape.inputs))
+        self.input = input
+        placedInput = inputOffset.map { PlacedFloats(input.scalars, offset: $0) }
         output = .allocate(capacity: shape.batch * shape.outputs)
         output.initialize(repeating: 0)
         self.random = random

@@ -60,7 +60,7 @@ if options.explainOnly {
         Console.say(benchCase.canonical)
         for setting in options.lanes {
             do {
-                let plan = try makeWorkload(benchCase, seed: benchCase.seed).plan(setting.lanes.using(options.executor.executor))
+                let plan = try makeWorkload(benchCase, seed: benchCase.seed, inputOffset: options.inputOffset).plan(setting.lanes.using(options.executor.executor))
                 Console.say("  lanes \(setting): " + plan.explain().split(separator: "\n").joined(separator: "\n    "))
             } catch {
                 Console.fail("\(benchCase.origin): \(error)", code: 2)
@@ -93,7 +93,8 @@ let machine = MachineProfile(
 Console.say("machine: \(machine.cores) cores · isa \(machine.isa) · target-cpu \(machine.targetCPU) · "
     + "FMA peak \(Format.fixed(machine.peakPerLane, 1)) GFLOP/s per lane, "
     + "\(Format.fixed(machine.peakAllLanes, 1)) on \(machine.cores) lanes (\(machine.peakLoop)) · "
-    + "copy \(Format.fixed(machine.copyBandwidth, 1)) GB/s · executor \(machine.executor)")
+    + "copy \(Format.fixed(machine.copyBandwidth, 1)) GB/s · executor \(machine.executor)"
+    + (options.inputOffset.map { " · layer inputs \($0) floats past a 64-byte boundary" } ?? ""))
 Console.say("cases: \(cases.count) × lanes [\(options.lanes.map(\.label).joined(separator: ","))]"
     + (options.quick ? " (quick)" : "") + " · timing: warm-up, median of \(timingSettings.repetitions) "
     + "repetitions ≥ \(Format.fixed(timingSettings.minimumRepetitionSeconds * 1e3, 0)) ms"
@@ -119,7 +120,7 @@ for benchCase in cases {
     // (the samples are whole rows or images, so its cost is linear in what it covers).
     var referenceSeconds: Double?
     do {
-        workload = try makeWorkload(benchCase, seed: benchCase.seed)
+        workload = try makeWorkload(benchCase, seed: benchCase.seed, inputOffset: options.inputOffset)
         let start = DispatchTime.now().uptimeNanoseconds
         reference = try workload.reference(budget: referenceBudget)
         referenceSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
@@ -183,7 +184,7 @@ if !abovePeak.isEmpty {
 var writeFailed = false
 if let path = options.jsonPath {
     let document = JSONReport.document(machine: machine, quick: options.quick, shapes: options.shapesPath,
-                                       results: results)
+                                       inputOffset: options.inputOffset, results: results)
     if FileIO.write(document, to: path) {
         Console.say("wrote \(path)")
     } else {
