@@ -58,7 +58,8 @@
 //   1×56×56×128 0.096–0.097 → 0.084, 1×28×28×256 0.056–0.058 → 0.046–0.048, 8×28×28×256 s2
 //   0.154–0.157 → 0.131–0.133 (32 channels are too few: 1×112×112×32 level).
 // A strided width keeps pixel-aligned vectors (a wrapping window would step to the wrong
-// input pixel), so it still pays for a misaligned input.
+// input pixel), so it still pays for a misaligned input. To measure at a given alignment:
+// `shardwise-bench --shapes Benchmarks/shapes/depthwise.txt --input-offset N` (README).
 // The optimizer had left the epilogue (`Epilogue.finishAndStore`, `clamp`) as
 // out-of-line calls in that loop despite `@inline(__always)`; now transparent, the
 // layer runs at 70–71 rather than 54 GFLOP/s alone (median of 5 interleaved runs),
