@@ -44,7 +44,7 @@
 //  - the last one to three pixels of an interior run take the run's last four again,
 //    pixel-aligned (the others get the same bits again; never before the call's range);
 //  - a pixel taken alone (left and right borders) runs four vectors of channels at a time,
-//    with independent accumulators, where the channels allow (at least 4·V).
+//    then two, with independent accumulators.
 // Each step, 1 lane, three interleaved runs (ms,
 // input aligned / 4 floats past a 64-byte boundary), from the session's start through
 // windows and top and bottom rows to the last four again:
@@ -56,7 +56,9 @@
 // and then four vectors per lone pixel (three interleaved runs, inputs where the heap put them):
 //   1×7×7×1024 0.041 → 0.029–0.030, 1×14×14×512 0.041–0.042 → 0.031, 1×28×28×64 0.015–0.016 → 0.012,
 //   1×56×56×128 0.096–0.097 → 0.084, 1×28×28×256 0.056–0.058 → 0.046–0.048, 8×28×28×256 s2
-//   0.154–0.157 → 0.131–0.133 (32 channels are too few: 1×112×112×32 level).
+//   0.154–0.157 → 0.131–0.133; two vectors too (32 channels), three more interleaved runs:
+//   8×56×56×32 0.166–0.169 → 0.142–0.148 aligned and 0.190–0.192 → 0.167–0.168 four floats
+//   off, 1×112×112×32 0.078–0.079 → 0.072–0.073 and 0.080–0.083 → 0.075.
 // A strided width keeps pixel-aligned vectors (a wrapping window would step to the wrong
 // input pixel), so it still pays for a misaligned input. To measure at a given alignment:
 // `shardwise-bench --shapes Benchmarks/shapes/depthwise.txt --input-offset N` (README).
@@ -265,11 +267,19 @@ package struct DepthwiseKernel: @unchecked Sendable {
                     step = count
                 }
                 if count == 1 && !kernelRows.isEmpty {
-                    // One pixel (a border pixel, or the rest of one after windows): four vectors at a time.
-                    while c0 + 4 * Vector.scalarCount <= end {
-                        computeFourVectors(imageBase: imageBase, oh: oh, ow: at, kernelRows: kernelRows, channel: c0,
-                                           output: output + (rowStart + at) * channels + c0)
-                        c0 += 4 * Vector.scalarCount
+                    // One pixel (a border pixel, or the rest of one after windows): four vectors at a
+                    // time, then two.
+                    while c0 + 2 * Vector.scalarCount <= end {
+                        let four = c0 + 4 * Vector.scalarCount <= end
+                        let target = output + (rowStart + at) * channels + c0
+                        if four {
+                            computeFourVectors(imageBase: imageBase, oh: oh, ow: at, kernelRows: kernelRows, channel: c0,
+                                               output: target)
+                        } else {
+                            computeTwoVectors(imageBase: imageBase, oh: oh, ow: at, kernelRows: kernelRows, channel: c0,
+                                              output: target)
+                        }
+                        c0 += (four ? 4 : 2) * Vector.scalarCount
                     }
                 }
                 while c0 < end {
@@ -347,14 +357,31 @@ package struct DepthwiseKernel: @unchecked Sendable {
         if quads == 2 { second.store(epilogue, bias: bias, into: target + 4 * pixelBytes, pixelBytes: pixelBytes) }
     }
 
-    /// One pixel of one output row, channels `channel ..< channel + 4·V`, whose taps inside the input
-    /// are kernel rows `kernelRows` × `geometry.width.tapsInside(output: ow)`: four independent
-    /// accumulators, where `computeVectors` on one pixel has one chain of dependent multiply-adds
-    /// per vector; the same taps in the same order. Border pixels of 1×7×7×1024 3×3 (two of
-    /// each row's seven) had taken more time than all the interior groups.
+    /// One pixel of one output row, channels `channel ..< channel + 4·V`: `computeLoneVectors`.
     @inline(never)
     private func computeFourVectors(imageBase: UnsafePointer<Float>, oh: Int, ow: Int, kernelRows: Range<Int>,
                                     channel: Int, output: UnsafeMutablePointer<Float>) {
+        computeLoneVectors(4, imageBase: imageBase, oh: oh, ow: ow, kernelRows: kernelRows, channel: channel,
+                           output: output)
+    }
+
+    /// One pixel of one output row, channels `channel ..< channel + 2·V`: `computeLoneVectors`.
+    @inline(never)
+    private func computeTwoVectors(imageBase: UnsafePointer<Float>, oh: Int, ow: Int, kernelRows: Range<Int>,
+                                   channel: Int, output: UnsafeMutablePointer<Float>) {
+        computeLoneVectors(2, imageBase: imageBase, oh: oh, ow: ow, kernelRows: kernelRows, channel: channel,
+                           output: output)
+    }
+
+    /// One pixel of one output row, `vectors` (2 or 4, a constant after inlining) vectors of
+    /// channels from `channel`, whose taps inside the input are kernel rows `kernelRows` ×
+    /// `geometry.width.tapsInside(output: ow)`: independent accumulators, where `computeVectors` on
+    /// one pixel has one chain of dependent multiply-adds per vector; the same taps in the same
+    /// order. Border pixels of 1×7×7×1024 3×3 (two of each row's seven) had taken more time than
+    /// all the interior groups.
+    @inline(__always)
+    private func computeLoneVectors(_ vectors: Int, imageBase: UnsafePointer<Float>, oh: Int, ow: Int,
+                                    kernelRows: Range<Int>, channel: Int, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width, v = Vector.scalarCount
         var acc0 = Vector(), acc1 = Vector(), acc2 = Vector(), acc3 = Vector()
         for kh in kernelRows {
@@ -366,7 +393,8 @@ package struct DepthwiseKernel: @unchecked Sendable {
                     acc = multiplyAdd(acc, input.loadUnaligned(fromByteOffset: 4 * i * v, as: Vector.self),
                                       weights.loadUnaligned(fromByteOffset: 4 * i * v, as: Vector.self))
                 }
-                tap(0, &acc0); tap(1, &acc1); tap(2, &acc2); tap(3, &acc3)
+                tap(0, &acc0); tap(1, &acc1)
+                if vectors == 4 { tap(2, &acc2); tap(3, &acc3) }
             }
         }
         let target = UnsafeMutableRawPointer(output)
@@ -374,7 +402,8 @@ package struct DepthwiseKernel: @unchecked Sendable {
             target.storeBytes(of: epilogue.finish(acc, column: channel + i * v, count: v), toByteOffset: 4 * i * v,
                               as: Vector.self)
         }
-        store(0, acc0); store(1, acc1); store(2, acc2); store(3, acc3)
+        store(0, acc0); store(1, acc1)
+        if vectors == 4 { store(2, acc2); store(3, acc3) }
     }
 
     /// `count` (1…4) consecutive pixels of one output row, channels `channel ..< channel + lanes`.
