@@ -13,7 +13,7 @@
 // one flat loop over a table of tap offsets (the kernel rows inside the input: all of
 // them away from the top and bottom), eight (sixteen) accumulators, the epilogue once
 // per group (1×112×112×32 3×3, four pixels: 33 → 48 GFLOP/s). About 2 FLOPs per
-// input float read, so the layer leans on the caches: a tenth to a fifth of the FMA peak.
+// input float read, so the layer leans on the caches: a seventh to a third of the FMA peak.
 // Its loads read the caller's NHWC input in place, so where the input lies within a
 // cache line matters: with the input 4, 8 or 12 floats past a 64-byte boundary every
 // 64-byte load was split across two lines, and 1×56×56×128 3×3 ran 0.135–0.149 ms
@@ -24,18 +24,18 @@
 // groups read aligned *windows* instead of pixels: a group's vectors start `shift`
 // channels into its first pixel, at a vector boundary, and its last window spills
 // `shift` channels into the pixel after the group (which must be interior too, and the
-// lane's: a group never ends a lane's range or a row's interior). At
-// width stride 1 each tap is a fixed offset from the output in the flattened
-// [width · channels] row, so a window that straddles two pixels computes both pixels'
-// channels; the filter and bias rows are extended by their first vector
-// (`DepthwiseWeights`) for the channels that wrap round, and copied per call so that
-// the windows read them aligned too, when the input is not (split filter loads cost as
-// much as the aligned input saved). A run's first pixel gets its first channels from the per-pixel path as
-// one whole vector, and a pixel after the last window gets the rest of its channels as
-// whole vectors, the last ending at its last channel: every output sees the same
-// multiply-adds in the same order, so the bits are the same at any alignment and for
-// any lane split. Copying input rows into an aligned buffer on every call instead had
-// cost as much as it saved (0.140 ms).
+// lane's: a group never ends a lane's range or a row's interior). At width stride 1 each
+// tap is a fixed offset from the output in the flattened [width · channels] row, so a
+// window that straddles two pixels computes both pixels' channels; the filter and bias
+// rows are extended by their first vector (`DepthwiseWeights`) for the channels that
+// wrap round, and copied per call so that the windows read them aligned too, when the
+// input is not (split filter loads cost as much as the aligned input saved). A run's
+// first pixel gets its first channels from the per-pixel path as one whole vector, and a
+// pixel after the last window gets the rest of its channels as whole vectors, the last
+// ending at its last channel: every output sees the same multiply-adds in the same
+// order, so the bits are the same at any alignment and for any lane split. Copying input
+// rows into an aligned buffer on every call instead had cost as much as it saved (0.140
+// ms).
 // The per-pixel path (one vector of channels at a time, a padding test per tap) is
 // several times slower per pixel than a group, so as few pixels as possible take it:
 //  - the top and bottom rows' interior pixels take groups too, with the kernel rows
