@@ -45,7 +45,7 @@ public final class Conv2D: Sendable {
     }
 
     /// Whether the direct depthwise kernel computes this layer (groups = input = output channels).
-    var isDepthwise: Bool { Conv2D.isDepthwise(descriptor) }
+    var isDepthwise: Bool { depthwiseWeights != nil }
 
     /// Whether `d` is depthwise with channel multiplier 1.
     static func isDepthwise(_ d: Conv2DDescriptor) -> Bool {

@@ -100,23 +100,25 @@ package final class DepthwiseWeights: @unchecked Sendable {
     /// Bytes of the copy `withWindowsAligned(shift:_:)` makes for an input that is not
     /// vector-aligned: the most workspace a call uses.
     var alignedCopyBytes: Int {
-        ((filterRows + (hasBias ? 1 : 0)) * pitch + Vector.scalarCount) * MemoryLayout<Float>.stride
+        (storedFloats + Vector.scalarCount) * MemoryLayout<Float>.stride
     }
+
+    /// Floats of the stored rows: the filter's, then the bias's.
+    private var storedFloats: Int { (filterRows + (hasBias ? 1 : 0)) * pitch }
 
     /// Runs `body` with the filter rows and the bias placed so that a window starting `shift`
     /// channels into a row is vector-aligned: the stored rows themselves when `shift` is zero, else
     /// a copy (a split load per tap of the filter cost as much as aligned input windows saved).
     func withWindowsAligned<R>(shift: Int,
                                _ body: (_ filter: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?) -> R) -> R {
-        let count = (filterRows + (hasBias ? 1 : 0)) * pitch
         func run(_ rows: UnsafePointer<Float>) -> R {
             body(rows, hasBias ? rows + filterRows * pitch : nil)
         }
         if shift == 0 { return run(rows) }
         return withUnsafeTemporaryAllocation(byteCount: alignedCopyBytes, alignment: 64) { buffer in
-            let copy = buffer.baseAddress!.bindMemory(to: Float.self, capacity: count + Vector.scalarCount)
+            let copy = buffer.baseAddress!.bindMemory(to: Float.self, capacity: storedFloats + Vector.scalarCount)
                 + (Vector.scalarCount - shift)
-            copy.initialize(from: rows, count: count)
+            copy.initialize(from: rows, count: storedFloats)
             return run(copy)
         }
     }
@@ -136,6 +138,11 @@ package struct DepthwiseKernel: @unchecked Sendable {
     package let shift: Int
     /// With the bias of `DepthwiseWeights`.
     let epilogue: Epilogue
+    /// Byte offsets of the taps from a pixel's first tap, kernel row by kernel row, for pixels
+    /// with every horizontal tap inside.
+    let tapOffsets: UnsafeBufferPointer<Int>
+    /// The interior output columns: those whose every horizontal tap is inside the input row.
+    let interiorColumns: Range<Int>
 
     /// Computes a call of a depthwise layer: the output pixels of `plan`'s shards, on `lanes`.
     static func run(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int,
@@ -150,16 +157,28 @@ package struct DepthwiseKernel: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` with the kernel of one call on `input`: its window shift, and its weights
-    /// aligned for it (`DepthwiseWeights.withWindowsAligned`), valid during `body`.
+    /// Runs `body` with the kernel of one call on `input`, valid during `body`: its window shift,
+    /// its weights aligned for it (`DepthwiseWeights.withWindowsAligned`), its tap table and
+    /// interior columns, worked out once for all the call's shards.
     package static func withKernel<R>(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int,
                                       weights: DepthwiseWeights, activation: Activation,
                                       _ body: (DepthwiseKernel) -> R) -> R {
+        let h = geometry.height, w = geometry.width
+        let interiorStart = (0..<w.output).first { w.allTapsInside(outputs: $0, through: $0) } ?? w.output
+        let interiorEnd = (interiorStart..<w.output).last { w.allTapsInside(outputs: $0, through: $0) }.map { $0 + 1 }
+            ?? interiorStart
         let shift = windowShift(input: input, geometry: geometry, channels: channels)
-        return weights.withWindowsAligned(shift: shift) { filter, bias in
-            body(DepthwiseKernel(input: input, geometry: geometry, channels: channels, filter: filter,
-                                 filterPitch: weights.pitch, shift: shift,
-                                 epilogue: Epilogue(bias: bias, activation: activation)))
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: h.kernel * w.kernel) { taps in
+            for t in taps.indices {
+                taps.initializeElement(at: t, to: ((t / w.kernel) * h.dilation * w.input + (t % w.kernel) * w.dilation)
+                                                  * channels * MemoryLayout<Float>.stride)
+            }
+            return weights.withWindowsAligned(shift: shift) { filter, bias in
+                body(DepthwiseKernel(input: input, geometry: geometry, channels: channels, filter: filter,
+                                     filterPitch: weights.pitch, shift: shift,
+                                     epilogue: Epilogue(bias: bias, activation: activation),
+                                     tapOffsets: UnsafeBufferPointer(taps), interiorColumns: interiorStart..<interiorEnd))
+            }
         }
     }
 
@@ -175,33 +194,14 @@ package struct DepthwiseKernel: @unchecked Sendable {
     }
 
     /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC), one output row
-    /// at a time: the pixels whose every horizontal tap is inside the input, found once per call,
-    /// go four (or eight, `takesEightPixels`) at a time through `computeInterior` with the row's
-    /// kernel rows inside the input, in aligned windows where `windowShift` says so; the border
-    /// pixels, and what windows leave, through `computeVectors`.
+    /// at a time: the interior pixels (`interiorColumns`) go four (or eight, `takesEightPixels`) at
+    /// a time through `computeInterior` with the row's kernel rows inside the input, in aligned
+    /// windows where `windowShift` says so; the border pixels, and what windows leave, through
+    /// `computeVectors` and `computeLoneVectors`.
     package func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         let plane = h.output * w.output
-        // The interior columns: every output column whose taps all lie inside the input row.
-        let interiorStart = (0..<w.output).first { w.allTapsInside(outputs: $0, through: $0) } ?? w.output
-        let interiorEnd = (interiorStart..<w.output).last { w.allTapsInside(outputs: $0, through: $0) }.map { $0 + 1 }
-            ?? interiorStart
-        // Byte offsets of the taps from a pixel's first tap (kernel row by kernel row), for pixels
-        // with every horizontal tap inside.
-        let tapOffsets = (0..<h.kernel * w.kernel).map {
-            (($0 / w.kernel) * h.dilation * w.input + ($0 % w.kernel) * w.dilation) * channels * MemoryLayout<Float>.stride
-        }
-        tapOffsets.withUnsafeBufferPointer { tapOffsets in
-            run(pixels: pixels, output: output, tapOffsets: tapOffsets, interior: interiorStart..<interiorEnd)
-        }
-    }
-
-    /// `run(pixels:output:)` with the taps' byte offsets and the interior output columns.
-    private func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>, tapOffsets: UnsafeBufferPointer<Int>,
-                     interior columns: Range<Int>) {
-        let h = geometry.height, w = geometry.width
-        let plane = h.output * w.output
-        let interiorStart = columns.lowerBound, interiorEnd = columns.upperBound
+        let interiorStart = interiorColumns.lowerBound, interiorEnd = interiorColumns.upperBound
         // A group of windows spills into the pixel after it, which must then be interior too and
         // this call's (`available` stops at the end of `pixels`).
         let spill = shift > 0 ? 1 : 0
