@@ -98,6 +98,31 @@ package enum Blocking {
         return readsAInPlace ? Swift.min(fits, inPlaceColumns) : fits
     }
 
+    /// Whether the full B micropanels of a whole-depth strip `columns` wide are read in place from a
+    /// row-major B whose rows lie `pitch` floats apart, rather than packed (A's rows read in place
+    /// too): when the strip takes at most half of the L2 lines B's rows can reach. Packing a B that
+    /// small costs more than it saves: every row block streams the strip from L2 either way, and the
+    /// copy is a pass over all of B. Rows a multiple of a line apart reach only some of L2's sets,
+    /// so a large power-of-two pitch shrinks the cache B can use (the rows' sets repeat every
+    /// `l2Sets / gcd` rows). Measured on 1 lane, two interleaved runs each, packed → in place:
+    /// 256³ 245 → 254–257 GFLOP/s, 128³ 222–232 → 242, 96³ 223–226 → 236–243, 64³ 190–192 →
+    /// 194–204, 100×300×300 222 → 239–242, 256×256×512 235–241 → 252–256, 512×256×512 248–251 →
+    /// 257. Past the rule, in place lost: 256×256×1024 (a 1 MB strip) 246–248 → 210–215,
+    /// 1024³ (rows 4 KB apart) 245–247 → 176–179, 512×3072×768 (12 KB apart) 240–245 → 187–191.
+    package static func readsBInPlace(depth: Int, columns: Int, pitch: Int) -> Bool {
+        let lineFloats = lineBytes / MemoryLayout<Float>.stride
+        let rowLines = (columns + lineFloats - 1) / lineFloats
+        var reachableSets = l2Sets
+        if pitch % lineFloats == 0 {
+            var (x, y) = (pitch / lineFloats, l2Sets)
+            while y != 0 { (x, y) = (y, x % y) }
+            reachableSets = Swift.min(l2Sets, l2Sets / x * rowLines)
+        }
+        return 2 * depth * columns * MemoryLayout<Float>.stride <= reachableSets * l2Ways * lineBytes
+    }
+    /// The L2 cache the table is tuned for (Zen 4 and 5, Skylake-SP: 1 MiB, 16 ways, 64-byte lines).
+    static let lineBytes = 64, l2Ways = 16, l2Sets = (1 << 20) / l2Ways / lineBytes
+
     /// The depth of each KC block for a product of depth `depth`: the whole of K up to KC, else
     /// blocks of at most `deepKC`, as equal as possible (2048 = 683 + 683 + 682, not 1024 + 1024).
     /// Measured here: one block for the article's K = 800 layer, 175 → 209 GFLOP/s against two;
@@ -161,16 +186,17 @@ package enum Blocking {
     }
 
     /// The microkernel of this target reading A in place: row i at step k of segment s is
-    /// `rows[i][segments[s].offset + k]`; `b` is a packed micropanel of the segments' depth; the
+    /// `rows[i][segments[s].offset + k]`; B's rows over the segments' depth lie `bPitch` floats
+    /// apart from `b` on (a packed micropanel's NR, or a row-major B's leading dimension); the
     /// first `wantedRows` rows and `columns` columns are wanted.
     @inline(__always)
     package static func microkernel(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
-                                    b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>, wantedRows: Int = mr,
-                                    columns: Int = nr) {
+                                    b: UnsafePointer<Float>, bPitch: Int = nr, tile: UnsafeMutablePointer<Float>,
+                                    wantedRows: Int = mr, columns: Int = nr) {
         switch Blocking.tile(rows: wantedRows, columns: columns) {
-        case .twelveByOneVector: microkernel12x1V(segments: segments, rows: rows, b: b, tile: tile)
-        case .sixByTwoVectors: microkernel6x2V(segments: segments, rows: rows, b: b, tile: tile)
-        case .twelveByTwoVectors: microkernel12x2V(segments: segments, rows: rows, b: b, tile: tile)
+        case .twelveByOneVector: microkernel12x1V(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+        case .sixByTwoVectors: microkernel6x2V(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+        case .twelveByTwoVectors: microkernel12x2V(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
         }
     }
 

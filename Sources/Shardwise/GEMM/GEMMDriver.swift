@@ -27,7 +27,12 @@
 // packed per call then goes in strips of that width
 // (`Blocking.wholeDepthStripColumns`): each strip is written to L2 and read from
 // there by every row block, and A is read in place once per strip instead of
-// packed once per row block.
+// packed once per row block. Where that strip is small (`Blocking.readsBInPlace`:
+// 256³, 128³, a 100 × 300 × 300 product) B is not packed either: the microkernel
+// reads its full micropanels from B's own rows at its leading dimension, and only a
+// last micropanel short of NR columns is packed. Both operands then come straight
+// from the caller's memory, as in the small-matrix kernels of libxsmm, and the call
+// copies nothing but that tail.
 //
 // The driver knows nothing of lanes: it computes exactly the rows and columns it
 // is given, with the workspace it is given. Sharding decides the ranges; layers
@@ -77,6 +82,16 @@ package enum BOperand: @unchecked Sendable {
         if case .patches = self { return self }
         return nil
     }
+
+    /// B's rows, when the full micropanels of a whole-depth strip `columns` wide are read from them
+    /// in place (A's rows being read in place too): a row-major strided B that
+    /// `Blocking.readsBInPlace` finds small enough.
+    func rowsInPlace(depth: Int, columns: Int, readsAInPlace: Bool) -> (base: UnsafePointer<Float>, pitch: Int)? {
+        guard readsAInPlace, Blocking.readsAInPlace(columns: columns), case .strided(let matrix) = self,
+              let rows = matrix.rowsInPlace, Blocking.readsBInPlace(depth: depth, columns: columns, pitch: rows.pitch)
+        else { return nil }
+        return rows
+    }
 }
 
 /// Scratch memory for one lane of a GEMM: a packed A block, a packed B block and a tile.
@@ -101,7 +116,9 @@ package struct GEMMWorkspace {
         let narrowBlocks = n <= Blocking.inPlaceColumns || strips
         let a = readsAInPlace && narrowBlocks ? 0 : aRows * Blocking.aPitch
         // B for the whole depth of a strip or one KC × NC block (at most the B budget either way),
-        // plus one vector of slack for im2col's whole-vector copies.
+        // plus one vector of slack for im2col's whole-vector copies. Reserved even where a small B
+        // is read in place (`BOperand.rowsInPlace`), which depends on B's leading dimension: the
+        // public workspace queries are not given it, and report what a call allocates.
         let paddedColumns = (n + nr - 1) / nr * nr
         let stripColumns = readsAInPlace ? Swift.min(paddedColumns, Blocking.inPlaceColumns) : paddedColumns
         let b = packsB ? Swift.min(Blocking.bBudget, k * stripColumns) + Vector.scalarCount : 0
@@ -219,10 +236,15 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
             for jc in stride(from: columns.lowerBound, to: columns.upperBound, by: wholeDepthColumns) {
                 let jcEnd = Swift.min(jc + wholeDepthColumns, columns.upperBound)
                 let panels = (jcEnd - jc + nr - 1) / nr
-                if perPanel == nil {
+                let bRows = b.rowsInPlace(depth: depth, columns: jcEnd - jc, readsAInPlace: a.rowsInPlace != nil)
+                // The strip's micropanels are packed from `packFrom` on: all of them, or, where B is
+                // read in place, only a last one short of NR columns.
+                let packFrom = bRows == nil ? jc : jc + (jcEnd - jc) / nr * nr
+                if perPanel == nil && packFrom < jcEnd {
                     for pc in stride(from: 0, to: depth, by: kc) {
-                        b.packBBlock(k0: pc, depth: Swift.min(kc, depth - pc), columns: jc..<jcEnd,
-                                     into: workspace.bBlock! + pc * panels * nr)
+                        let depthBlock = Swift.min(kc, depth - pc)
+                        b.packBBlock(k0: pc, depth: depthBlock, columns: packFrom..<jcEnd,
+                                     into: workspace.bBlock! + pc * panels * nr + (packFrom - jc) * depthBlock)
                     }
                 }
                 for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
@@ -230,7 +252,7 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
                         block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc,
                                   kc: Swift.min(kc, depth - pc), columns: jc..<jcEnd,
                                   bBlock: workspace.bBlock! + pc * panels * nr,
-                                  packingB: ic == rows.lowerBound ? perPanel : nil)
+                                  packingB: ic == rows.lowerBound ? perPanel : nil, bRows: bRows)
                     }
                 }
             }
@@ -270,14 +292,19 @@ private struct Macrokernel<A: APanelSource> {
     /// `bBlock` holds B[k0 ..< k0 + kc, columns] as consecutive NR-wide micropanels, or, with
     /// `packingB`, receives them: each is packed from it just before the IR loop that first
     /// uses it. With `intoOnePanel`, every micropanel is packed at `bBlock` itself, over the last.
+    /// With `bRows`, the full micropanels are read in place from B's rows instead (A's must be read
+    /// in place too), and only a last one short of NR columns is taken from `bBlock`.
     @inline(__always)
     func run(rows: Range<Int>, k0: Int, kc: Int, columns: Range<Int>, bBlock: UnsafePointer<Float>,
-             packingB: BOperand? = nil, intoOnePanel: Bool = false) {
+             packingB: BOperand? = nil, intoOnePanel: Bool = false,
+             bRows: (base: UnsafePointer<Float>, pitch: Int)? = nil) {
         let mr = Blocking.mr, nr = Blocking.nr
         let phase = DepthPhase(block: k0, length: kc, of: depth)
         let mc = rows.count
         let inPlace = Blocking.readsAInPlace(columns: columns.count) ? a.rowsInPlace : nil
         if inPlace == nil { packA(rows: rows, k0: k0, kc: kc) }
+        // Only the in-place form of the microkernel takes B's pitch.
+        if bRows != nil && inPlace == nil { fatalError("Shardwise: B read in place against a packed A (a driver bug)") }
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc) { table in
             // In place, each tile reads its rows through a table of row pointers; a last tile short
             // of MR rows repeats its last row (computed, never written back), so nothing is packed.
@@ -288,16 +315,20 @@ private struct Macrokernel<A: APanelSource> {
             }
             withUnsafePointer(to: PanelSegment(offset: k0, length: kc)) { segment in
                 for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
-                    let bPanel = intoOnePanel ? bBlock : bBlock + ((jr - columns.lowerBound) / nr) * nr * kc
                     let n = Swift.min(nr, columns.upperBound - jr)
+                    let (bPanel, bPitch) = if let bRows, n == nr {
+                        (bRows.base + k0 * bRows.pitch + jr, bRows.pitch)
+                    } else {
+                        (intoOnePanel ? bBlock : bBlock + ((jr - columns.lowerBound) / nr) * nr * kc, nr)
+                    }
                     packingB?.packBBlock(k0: k0, depth: kc, columns: jr..<(jr + n),
                                          into: UnsafeMutablePointer(mutating: bPanel))
                     for ir in stride(from: 0, to: mc, by: mr) {
                         let tileRows = Swift.min(mr, mc - ir)
                         if inPlace != nil {
                             Blocking.microkernel(segments: UnsafeBufferPointer(start: segment, count: 1),
-                                                 rows: table.baseAddress! + ir, b: bPanel, tile: workspace.tile,
-                                                 wantedRows: tileRows, columns: n)
+                                                 rows: table.baseAddress! + ir, b: bPanel, bPitch: bPitch,
+                                                 tile: workspace.tile, wantedRows: tileRows, columns: n)
                         } else {
                             Blocking.microkernel(depth: kc, a: workspace.aBlock + ir * Blocking.aPitch, b: bPanel,
                                                  tile: workspace.tile, rows: tileRows, columns: n)

@@ -153,6 +153,54 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
         }
     }
 
+    /// A small row-major B is read in place (its full micropanels; a last one short of NR columns
+    /// is packed): the result matches the reference, with B's rows padded, every epilogue and lane
+    /// counts, and has the same bits as the packed path given the same B stored transposed.
+    @Test func bReadInPlaceOrPacked() throws {
+        let nr = Blocking.nr, mr = Blocking.mr, widest = Blocking.inPlaceColumns
+        let shapes = [(1, nr, 1), (mr + 1, nr + 1, 7), (2 * mr + 5, 3 * nr - 5, 300), (3 * mr, widest, 256),
+                      (37, widest + 9, 129), (mr - 1, 2 * widest + nr, 64), (50, 5, 40)]
+        for (index, (m, n, k)) in shapes.enumerated() {
+            #expect(Blocking.readsBInPlace(depth: k, columns: Swift.min(n, widest), pitch: n + 3), "m=\(m) n=\(n) k=\(k)")
+            let failure = try checkGEMM(m: m, n: n, k: k, padA: 2, padB: 3, padC: 1, beta: index == 2 ? 0.5 : 0,
+                                        bias: index % 2 == 0, activation: index == 3 ? .relu6 : .none,
+                                        lanes: index % 3 == 0 ? .serial : .fixed(index % 3 + 1), seed: UInt64(index + 90))
+            #expect(failure == nil, "\(failure ?? "")")
+
+            var rng = SeededGenerator(seed: UInt64(m * n + k))
+            let a = rng.floats(m * k), b = rng.floats(k * n)
+            var bT = [Float](repeating: .nan, count: n * k)
+            for p in 0..<k { for j in 0..<n { bT[j * k + p] = b[p * n + j] } }
+            func product(transposeB: Bool) throws -> [UInt32] {
+                var c = [Float](repeating: .nan, count: m * n)
+                try a.withUnsafeBufferPointer { a in
+                    try (transposeB ? bT : b).withUnsafeBufferPointer { b in
+                        try c.withUnsafeMutableBufferPointer { c in
+                            try GEMM.multiply(transposeB: transposeB, m: m, n: n, k: k, a: a, lda: k, b: b,
+                                              ldb: transposeB ? k : n, c: c, ldc: n, lanes: .fixed(index % 2 + 1))
+                        }
+                    }
+                }
+                return c.map(\.bitPattern)
+            }
+            #expect(try product(transposeB: false) == product(transposeB: true), "m=\(m) n=\(n) k=\(k)")
+        }
+    }
+
+    /// B is read in place only while its strip fits in half of the L2 lines its rows can reach:
+    /// a pitch that is a large power of two reaches few of L2's sets.
+    @Test func bInPlaceRuleFollowsTheCacheItCanReach() {
+        let columns = Blocking.inPlaceColumns
+        #expect(Blocking.readsBInPlace(depth: 256, columns: columns, pitch: 256))      // 256³: 256 KB, all sets
+        #expect(Blocking.readsBInPlace(depth: 512, columns: columns, pitch: 256))      // 512 KB: half of L2
+        #expect(!Blocking.readsBInPlace(depth: 1024, columns: columns, pitch: 256))    // 1 MB: all of L2
+        #expect(Blocking.readsBInPlace(depth: 400, columns: columns, pitch: 1000))     // rows drift over every set
+        #expect(!Blocking.readsBInPlace(depth: 256, columns: columns, pitch: 1024))    // 4 KB apart: a quarter of L2
+        #expect(Blocking.readsBInPlace(depth: 128, columns: columns, pitch: 1024))
+        #expect(!Blocking.readsBInPlace(depth: 128, columns: columns, pitch: 4096))    // 16 KB apart: 64 KB
+        #expect(Blocking.readsBInPlace(depth: 1, columns: 1, pitch: 1 << 20))
+    }
+
     /// B of at most 16 columns and K ≥ 64 takes the dot-product path (packed or not): every
     /// width, row counts around its 4-row block and 32-row group, K around a vector, its
     /// 2048-float chunk, and a tail shorter than a vector.

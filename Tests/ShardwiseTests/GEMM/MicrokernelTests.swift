@@ -60,22 +60,23 @@ import ShardwiseTestSupport
 
     /// The in-place forms of each tile against its packed form, bitwise: A's rows scattered in a
     /// buffer and read through a table of row pointers in three segments (the table's last rows
-    /// repeating one pointer, as a short tile's do); then B's rows read in place in runs with gaps,
+    /// repeating one pointer, as a short tile's do), against B packed and against B's rows read in
+    /// place at a pitch wider than NR; then B's rows read in place in runs with gaps,
     /// against a packed B whose rows in the gaps are zero; and runs of none, a tile of zeros.
     @Test func inPlaceFormsMatchThePackedForm() {
         typealias Packed = (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
         typealias Segmented = (UnsafeBufferPointer<PanelSegment>, UnsafePointer<UnsafePointer<Float>>, UnsafePointer<Float>,
-                               UnsafeMutablePointer<Float>) -> Void
+                               Int, UnsafeMutablePointer<Float>) -> Void
         typealias Runs = (UnsafePointer<Float>, UnsafeBufferPointer<BRowRun>, Int, UnsafeMutablePointer<Float>) -> Void
         let kernels: [(rows: Int, packed: Packed, segmented: Segmented, runs: Runs?)] = [
             (6, { Shardwise.microkernel6x2V(depth: $0, a: $1, b: $2, tile: $3) },
-             { Shardwise.microkernel6x2V(segments: $0, rows: $1, b: $2, tile: $3) },
+             { Shardwise.microkernel6x2V(segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4) },
              { Shardwise.microkernel6x2V(a: $0, runs: $1, bPitch: $2, tile: $3) }),
             (12, { Shardwise.microkernel12x2V(depth: $0, a: $1, b: $2, tile: $3) },
-             { Shardwise.microkernel12x2V(segments: $0, rows: $1, b: $2, tile: $3) },
+             { Shardwise.microkernel12x2V(segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4) },
              { Shardwise.microkernel12x2V(a: $0, runs: $1, bPitch: $2, tile: $3) }),
             (12, { Shardwise.microkernel12x1V(depth: $0, a: $1, b: $2, tile: $3) },
-             { Shardwise.microkernel12x1V(segments: $0, rows: $1, b: $2, tile: $3) }, nil),
+             { Shardwise.microkernel12x1V(segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4) }, nil),
         ]
         let nr = Blocking.nr
         var rng = SeededGenerator(seed: 77)
@@ -96,18 +97,29 @@ import ShardwiseTestSupport
                     }
                 }
             }
-            var fromPanel = [Float](repeating: .nan, count: rows * nr), inPlace = fromPanel
+            // The same B as rows `wide` floats apart, the gaps poisoned.
+            let wide = nr + 13
+            var bWide = [Float](repeating: .nan, count: depth * wide)
+            for k in 0..<depth { for j in 0..<nr { bWide[k * wide + j] = b[k * nr + j] } }
+            var fromPanel = [Float](repeating: .nan, count: rows * nr), inPlace = fromPanel, bothInPlace = fromPanel
             source.withUnsafeBufferPointer { source in
                 let table = (0..<rows).map { UnsafePointer(source.baseAddress! + Swift.min($0, used - 1) * 41 + $0 % 3) }
                 b.withUnsafeBufferPointer { b in
                     panel.withUnsafeBufferPointer { packed(depth, $0.baseAddress!, b.baseAddress!, &fromPanel) }
                     segments.withUnsafeBufferPointer { segments in
-                        table.withUnsafeBufferPointer { segmented(segments, $0.baseAddress!, b.baseAddress!, &inPlace) }
+                        table.withUnsafeBufferPointer { table in
+                            segmented(segments, table.baseAddress!, b.baseAddress!, nr, &inPlace)
+                            bWide.withUnsafeBufferPointer {
+                                segmented(segments, table.baseAddress!, $0.baseAddress!, wide, &bothInPlace)
+                            }
+                        }
                     }
                 }
             }
             #expect(inPlace.prefix(used * nr).map(\.bitPattern) == fromPanel.prefix(used * nr).map(\.bitPattern),
                     "\(rows)-row tile, A in place")
+            #expect(bothInPlace.prefix(used * nr).map(\.bitPattern) == fromPanel.prefix(used * nr).map(\.bitPattern),
+                    "\(rows)-row tile, A and B in place")
             guard let runs else { continue }
 
             // B in place: rows 45 floats apart, runs over steps 0..<4, 9..<10 and 13..<20 of 20.

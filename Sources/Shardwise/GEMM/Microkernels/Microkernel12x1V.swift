@@ -65,9 +65,9 @@ package func microkernel12x1V(depth: Int, a: UnsafePointer<Float>, b: UnsafePoin
 }
 
 /// Computes the first V columns of a 12 × NR tile of `a · b` where A is read in place (see
-/// `microkernel12x2V(segments:rows:b:tile:)`).
+/// `microkernel12x2V(segments:rows:b:bPitch:tile:)`).
 @inline(never) @_optimize(size)
 package func microkernel12x1V(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
-                              b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-    Tile12x1V.product(segments: segments, rows: rows, b: b, tile: tile)
+                              b: UnsafePointer<Float>, bPitch: Int, tile: UnsafeMutablePointer<Float>) {
+    Tile12x1V.product(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
 }

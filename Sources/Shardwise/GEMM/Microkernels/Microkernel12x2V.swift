@@ -14,11 +14,12 @@
 // table of row pointers, the depth as runs at given offsets (a convolution's
 // kernel rows in a zero-padded input band, see PaddedBand.swift; a row-major A's
 // rows at its leading dimension); a short tile repeats its last row's pointer
-// rather than reading zero rows. It runs the packed form's multiply-adds in the
-// same order, so both give the same bits. The run form reads B's rows in place
-// from the input, in runs that leave out zero rows (the filter gradient's
-// patches, see PatchColumns.swift). The loops of all three are in
-// RegisterTile.swift, shared by every tile shape.
+// rather than reading zero rows; its B is a packed micropanel or, for a small
+// row-major B, B's own rows at their pitch. It runs the packed form's
+// multiply-adds in the same order, so both give the same bits. The run form
+// reads B's rows in place from the input, in runs that leave out zero rows (the
+// filter gradient's patches, see PatchColumns.swift). The loops of all three are
+// in RegisterTile.swift, shared by every tile shape.
 //
 // The accumulators are named fields of a struct whose methods are always
 // inlined, and the loads go through raw pointers: LLVM then keeps all of them
@@ -126,12 +127,12 @@ package func microkernel12x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePoin
 }
 
 /// Computes a 12 × NR tile of `a · b` where A is read in place: row i at step k of segment s is
-/// `rows[i][segments[s].offset + k]` (see `RegisterTile.product(segments:rows:b:tile:)`).
+/// `rows[i][segments[s].offset + k]` (see `RegisterTile.product(segments:rows:b:bPitch:tile:)`).
 /// Optimized for size: unrolled around the row table, LLVM ran out of registers and spilled.
 @inline(never) @_optimize(size)
 package func microkernel12x2V(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
-                              b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-    Tile12x2V.product(segments: segments, rows: rows, b: b, tile: tile)
+                              b: UnsafePointer<Float>, bPitch: Int, tile: UnsafeMutablePointer<Float>) {
+    Tile12x2V.product(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
 }
 
 /// Computes a 12 × NR tile of `a · b` where A is a packed panel and B's rows are read in place,

@@ -90,12 +90,12 @@ package func microkernel6x2V(depth: Int, a: UnsafePointer<Float>, b: UnsafePoint
 }
 
 /// Computes a 6 × NR tile of `a · b` where A is read in place: row i at step k of segment s is
-/// `rows[i][segments[s].offset + k]` (see `RegisterTile.product(segments:rows:b:tile:)`).
+/// `rows[i][segments[s].offset + k]` (see `RegisterTile.product(segments:rows:b:bPitch:tile:)`).
 /// Optimized for size: unrolled around the row table, LLVM ran out of registers and spilled.
 @inline(never) @_optimize(size)
 package func microkernel6x2V(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
-                             b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-    Tile6x2V.product(segments: segments, rows: rows, b: b, tile: tile)
+                             b: UnsafePointer<Float>, bPitch: Int, tile: UnsafeMutablePointer<Float>) {
+    Tile6x2V.product(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
 }
 
 /// Computes a 6 × NR tile of `a · b` where A is a packed panel and B's rows are read in place,

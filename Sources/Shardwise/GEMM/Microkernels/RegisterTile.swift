@@ -8,7 +8,9 @@
 //  - packed panels: A at the fixed pitch `Blocking.aPitch`, depth contiguous;
 //  - A read in place: each row from its own pointer (a table of MR), the depth as
 //    runs at offsets from it (a convolution's kernel rows in a zero-padded band, see
-//    PaddedBand.swift; a row-major A's rows at its leading dimension);
+//    PaddedBand.swift; a row-major A's rows at its leading dimension), B's rows
+//    NR floats apart in a packed micropanel or, for a small row-major B, at its
+//    leading dimension (see GEMMDriver.swift);
 //  - B read in place: A from a packed panel, B's rows at a run-time pitch in runs
 //    that skip the depth steps whose B row is all zeros (the filter gradient's
 //    patches, read from the input itself; see PatchColumns.swift).
@@ -45,12 +47,13 @@ extension RegisterTile {
     }
 
     /// The tile of `a · b` with A read in place: row i at step k of segment s is
-    /// `rows[i][segments[s].offset + k]`, the segments in order; B is packed over their total
-    /// depth. There must be at least one segment, and every segment at least one step long.
+    /// `rows[i][segments[s].offset + k]`, the segments in order; B's rows over their total depth
+    /// lie `bPitch` floats apart from `b` on (NR in a packed micropanel). There must be at least
+    /// one segment, and every segment at least one step long.
     @inline(__always)
     static func product(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
-                        b: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-        product(runs: segments.count, bStep: Blocking.nr, tile: tile, run: { s in
+                        b: UnsafePointer<Float>, bPitch: Int, tile: UnsafeMutablePointer<Float>) {
+        product(runs: segments.count, bStep: bPitch, tile: tile, run: { s in
             (segments[s].offset, s == 0 ? b : nil, segments[s].length)
         }, row: { position, i in rows[i][position] })
     }
