@@ -148,7 +148,9 @@ package enum Blocking {
     package enum Tile {
         /// 12 rows × 1 vector: the AVX-512 tile for a panel with at most 16 wanted columns.
         case twelveByOneVector
-        /// 6 rows × 2 vectors: the tile of 16-register ISAs, and AVX-512's for at most 6 wanted rows.
+        /// 4 rows × 2 vectors: the tile for at most 4 wanted rows (an M tail).
+        case fourByTwoVectors
+        /// 6 rows × 2 vectors: the tile of 16-register ISAs, and AVX-512's for 5 or 6 wanted rows.
         case sixByTwoVectors
         /// 12 rows × 2 vectors: AVX-512's full tile.
         case twelveByTwoVectors
@@ -158,18 +160,18 @@ package enum Blocking {
     /// with the least work. On AVX-512 a block with at most 16 wanted columns (the last panel of,
     /// say, 80 output channels: 200 → 230 GFLOP/s on 1×28×28×128 3×3 → 80; read in place,
     /// 1×56×56×64 3×3 → 48 180 → 227) runs the 1-vector tile, and one with at most 6 wanted rows
-    /// (an M tail) the 6-row tile: each computes its rows and columns with the same multiply-adds
-    /// in the same order, for half the work (1×14×14×256 3×3, 196 rows, computes 16.5 tiles
-    /// instead of 17; a row-major A's short last tile, read in place, 64³ 182–189 → 196–199
-    /// GFLOP/s). Every other target has the one 6-row tile.
+    /// (an M tail) the 6-row tile, at most 4 the 4-row tile: each computes its rows and columns
+    /// with the same multiply-adds in the same order, for less work (1×14×14×256 3×3, 196 rows,
+    /// computed 16.5 tiles instead of 17 with the 6-row tile; a row-major A's short last tile,
+    /// read in place, 64³ 182–189 → 196–199 GFLOP/s). The 4-row tile costs 4 cycles a step, the
+    /// 6-row tile 6 (see TwoVectorTiles.swift). Other targets have the 6-row tile and the 4-row one.
     @inline(__always)
     package static func tile(rows: Int, columns: Int) -> Tile {
         #if SHARDWISE_AVX512
         if columns <= Vector.scalarCount { return .twelveByOneVector }
-        return rows <= 6 ? .sixByTwoVectors : .twelveByTwoVectors
-        #else
-        return .sixByTwoVectors
         #endif
+        if rows <= 4 { return .fourByTwoVectors }
+        return rows <= 6 || mr == 6 ? .sixByTwoVectors : .twelveByTwoVectors
     }
 
     /// The microkernel of this target (`tile(rows:columns:)`): `depth` rank-1 updates of an
@@ -179,9 +181,10 @@ package enum Blocking {
     package static func microkernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                                     tile: UnsafeMutablePointer<Float>, rows: Int = mr, columns: Int = nr) {
         switch Blocking.tile(rows: rows, columns: columns) {
-        case .twelveByOneVector: microkernel12x1V(depth: depth, a: a, b: b, tile: tile)
-        case .sixByTwoVectors: microkernel6x2V(depth: depth, a: a, b: b, tile: tile)
-        case .twelveByTwoVectors: microkernel12x2V(depth: depth, a: a, b: b, tile: tile)
+        case .twelveByOneVector: Shardwise.microkernel(Tile12x1V.self, depth: depth, a: a, b: b, tile: tile)
+        case .fourByTwoVectors: Shardwise.microkernel(Tile4x2V.self, depth: depth, a: a, b: b, tile: tile)
+        case .sixByTwoVectors: Shardwise.microkernel(Tile6x2V.self, depth: depth, a: a, b: b, tile: tile)
+        case .twelveByTwoVectors: Shardwise.microkernel(Tile12x2V.self, depth: depth, a: a, b: b, tile: tile)
         }
     }
 
@@ -194,9 +197,14 @@ package enum Blocking {
                                     b: UnsafePointer<Float>, bPitch: Int = nr, tile: UnsafeMutablePointer<Float>,
                                     wantedRows: Int = mr, columns: Int = nr) {
         switch Blocking.tile(rows: wantedRows, columns: columns) {
-        case .twelveByOneVector: microkernel12x1V(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
-        case .sixByTwoVectors: microkernel6x2V(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
-        case .twelveByTwoVectors: microkernel12x2V(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+        case .twelveByOneVector:
+            Shardwise.microkernel(Tile12x1V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+        case .fourByTwoVectors:
+            Shardwise.microkernel(Tile4x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+        case .sixByTwoVectors:
+            Shardwise.microkernel(Tile6x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+        case .twelveByTwoVectors:
+            Shardwise.microkernel(Tile12x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
         }
     }
 
@@ -207,8 +215,10 @@ package enum Blocking {
     package static func microkernel(a: UnsafePointer<Float>, runs: UnsafeBufferPointer<BRowRun>, bPitch: Int,
                                     tile: UnsafeMutablePointer<Float>, rows: Int) {
         switch Blocking.tile(rows: rows, columns: nr) {
-        case .sixByTwoVectors: microkernel6x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
-        case .twelveByTwoVectors, .twelveByOneVector: microkernel12x2V(a: a, runs: runs, bPitch: bPitch, tile: tile)
+        case .fourByTwoVectors: Shardwise.microkernel(Tile4x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
+        case .sixByTwoVectors: Shardwise.microkernel(Tile6x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
+        case .twelveByTwoVectors, .twelveByOneVector:
+            Shardwise.microkernel(Tile12x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
         }
     }
 }

@@ -47,15 +47,31 @@ import ShardwiseTestSupport
     }
 
     @Test func microkernel12x2V() {
-        check(rows: 12) { Shardwise.microkernel12x2V(depth: $0, a: $1, b: $2, tile: $3) }
+        check(rows: 12) { Shardwise.microkernel(Tile12x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
     }
 
     @Test func microkernel12x1V() {
-        check(rows: 12, columns: Blocking.vectorWidth) { Shardwise.microkernel12x1V(depth: $0, a: $1, b: $2, tile: $3) }
+        check(rows: 12, columns: Blocking.vectorWidth) {
+            Shardwise.microkernel(Tile12x1V.self, depth: $0, a: $1, b: $2, tile: $3)
+        }
     }
 
     @Test func microkernel6x2V() {
-        check(rows: 6) { Shardwise.microkernel6x2V(depth: $0, a: $1, b: $2, tile: $3) }
+        check(rows: 6) { Shardwise.microkernel(Tile6x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
+    }
+
+    @Test func microkernel4x2V() {
+        check(rows: 4) { Shardwise.microkernel(Tile4x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
+    }
+
+    /// The tile each count of wanted rows and columns runs: the smallest that holds them.
+    @Test func tileChoice() {
+        for rows in 1...Blocking.mr {
+            let tile = Blocking.tile(rows: rows, columns: Blocking.nr)
+            let expected: Blocking.Tile = rows <= 4 ? .fourByTwoVectors
+                : rows <= 6 ? .sixByTwoVectors : .twelveByTwoVectors
+            #expect(tile == expected, "\(rows) rows")
+        }
     }
 
     /// The in-place forms of each tile against its packed form, bitwise: A's rows scattered in a
@@ -68,16 +84,14 @@ import ShardwiseTestSupport
         typealias Segmented = (UnsafeBufferPointer<PanelSegment>, UnsafePointer<UnsafePointer<Float>>, UnsafePointer<Float>,
                                Int, UnsafeMutablePointer<Float>) -> Void
         typealias Runs = (UnsafePointer<Float>, UnsafeBufferPointer<BRowRun>, Int, UnsafeMutablePointer<Float>) -> Void
-        let kernels: [(rows: Int, packed: Packed, segmented: Segmented, runs: Runs?)] = [
-            (6, { Shardwise.microkernel6x2V(depth: $0, a: $1, b: $2, tile: $3) },
-             { Shardwise.microkernel6x2V(segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4) },
-             { Shardwise.microkernel6x2V(a: $0, runs: $1, bPitch: $2, tile: $3) }),
-            (12, { Shardwise.microkernel12x2V(depth: $0, a: $1, b: $2, tile: $3) },
-             { Shardwise.microkernel12x2V(segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4) },
-             { Shardwise.microkernel12x2V(a: $0, runs: $1, bPitch: $2, tile: $3) }),
-            (12, { Shardwise.microkernel12x1V(depth: $0, a: $1, b: $2, tile: $3) },
-             { Shardwise.microkernel12x1V(segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4) }, nil),
-        ]
+        func forms<T: RegisterTile>(_ tile: T.Type, rows: Int, runs: Bool = true)
+            -> (rows: Int, packed: Packed, segmented: Segmented, runs: Runs?) {
+            (rows, { Shardwise.microkernel(tile, depth: $0, a: $1, b: $2, tile: $3) },
+             { Shardwise.microkernel(tile, segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4) },
+             runs ? { Shardwise.microkernel(tile, a: $0, runs: $1, bPitch: $2, tile: $3) } : nil)
+        }
+        let kernels = [forms(Tile4x2V.self, rows: 4), forms(Tile6x2V.self, rows: 6), forms(Tile12x2V.self, rows: 12),
+                       forms(Tile12x1V.self, rows: 12, runs: false)]
         let nr = Blocking.nr
         var rng = SeededGenerator(seed: 77)
         for (rows, packed, segmented, runs) in kernels {

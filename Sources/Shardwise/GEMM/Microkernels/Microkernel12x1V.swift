@@ -1,7 +1,7 @@
 // The 12 × 1-vector microkernel: the AVX-512 tile for a last B micropanel with at most
 // 16 valid columns (an output-channel count such as 48, 80 or 33).
 //
-// Contract: that of the 12 × 2-vector kernel (Microkernel12x2V.swift) — A packed at
+// Contract: that of the 12 × 2-vector kernel (TwoVectorTiles.swift) — A packed at
 // `Blocking.aPitch`, B a micropanel of `depth` rows of NR = 32 floats, the tile written
 // row-major with row stride NR — except that only the first 16 columns of B are read and
 // only the first 16 columns of each tile row are written; the write-back reads no more.
@@ -13,14 +13,16 @@
 // broadcasts and one B load: bound by the loads rather than the FMA pipes, but at least
 // twice the useful work per cycle of the wide tile on such a panel.
 
-/// The 12 accumulators of a 12 × 1-vector tile, as named fields (see Microkernel12x2V.swift).
-struct Tile12x1V: RegisterTile {
+/// The 12 accumulators of a 12 × 1-vector tile, as named fields (see TwoVectorTiles.swift).
+package struct Tile12x1V: RegisterTile {
     var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
     var c6 = Vector(), c7 = Vector(), c8 = Vector(), c9 = Vector(), c10 = Vector(), c11 = Vector()
 
+    package init() {}
+
     /// One rank-1 update: row i gains `row(i) · b[0 ..< V]`.
     @inline(__always)
-    mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
+    package mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
         let b0 = b.loadUnaligned(as: Vector.self)
         c0 = multiplyAdd(c0, Vector(repeating: row(0)), b0)
         c1 = multiplyAdd(c1, Vector(repeating: row(1)), b0)
@@ -38,7 +40,7 @@ struct Tile12x1V: RegisterTile {
 
     /// Writes the first V floats of each tile row (row stride NR) to `tile`.
     @inline(__always)
-    func store(to tile: UnsafeMutablePointer<Float>) {
+    package func store(to tile: UnsafeMutablePointer<Float>) {
         let t = UnsafeMutableRawPointer(tile)
         let row = Blocking.nr * 4
         t.storeBytes(of: c0, toByteOffset: 0 * row, as: Vector.self)
@@ -54,20 +56,4 @@ struct Tile12x1V: RegisterTile {
         t.storeBytes(of: c10, toByteOffset: 10 * row, as: Vector.self)
         t.storeBytes(of: c11, toByteOffset: 11 * row, as: Vector.self)
     }
-}
-
-/// Computes the first V columns of a 12 × NR tile of `a · b` over `depth` from packed panels
-/// (see the file header).
-@inline(never)
-package func microkernel12x1V(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                              tile: UnsafeMutablePointer<Float>) {
-    Tile12x1V.product(depth: depth, a: a, b: b, tile: tile)
-}
-
-/// Computes the first V columns of a 12 × NR tile of `a · b` where A is read in place (see
-/// `microkernel12x2V(segments:rows:b:bPitch:tile:)`).
-@inline(never) @_optimize(size)
-package func microkernel12x1V(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
-                              b: UnsafePointer<Float>, bPitch: Int, tile: UnsafeMutablePointer<Float>) {
-    Tile12x1V.product(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
 }

@@ -1,9 +1,10 @@
 // The loops around a register tile, written once for every tile shape.
 //
-// A register tile (`Tile12x2V`, `Tile12x1V`, `Tile6x2V`) is a struct of named SIMD
-// accumulators with one rank-1 update and a store; everything here is inlined
-// into each tile's non-inlined microkernel entry points, so the accumulators stay
-// in registers. The update takes row i's value of A at the current step from a
+// A register tile (`Tile12x2V`, `Tile6x2V`, `Tile4x2V`, `Tile12x1V`) is a struct of
+// named SIMD accumulators with one rank-1 update and a store; everything here is
+// inlined into the microkernels at the end of this file, generic functions that are
+// never inlined and that the optimizer specializes for each tile, so the
+// accumulators stay in registers. The update takes row i's value of A at the current step from a
 // closure, which inlines into each loop's own addressing. Three loops drive it:
 //  - packed panels: A at the fixed pitch `Blocking.aPitch`, depth contiguous;
 //  - A read in place: each row from its own pointer (a table of MR), the depth as
@@ -22,14 +23,41 @@
 // them), and costs nothing: a throwaway timing of the 12 × 2-vector tile over a
 // band ran 262–266 GFLOP/s with the table against 258–262 with a pitch.
 
-/// The accumulators of one register tile: MR rows of NR floats.
-protocol RegisterTile {
+/// The accumulators of one register tile: up to MR rows of NR floats.
+package protocol RegisterTile {
     /// A tile of zeros.
     init()
     /// One rank-1 update: row i gains `row(i) · b[0 ..< NR]`.
     mutating func update(b: UnsafeRawPointer, row: (Int) -> Float)
     /// Writes the tile row-major, NR floats per row, to `tile`.
     func store(to tile: UnsafeMutablePointer<Float>)
+}
+
+/// Computes tile `T` of `a · b` over `depth` from packed panels: A's rows at `Blocking.aPitch`,
+/// B a micropanel of `depth` rows of NR floats (see TwoVectorTiles.swift).
+@inline(never)
+package func microkernel<T: RegisterTile>(_: T.Type, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                          tile: UnsafeMutablePointer<Float>) {
+    T.product(depth: depth, a: a, b: b, tile: tile)
+}
+
+/// Computes tile `T` of `a · b` where A is read in place (see
+/// `RegisterTile.product(segments:rows:b:bPitch:tile:)`). Optimized for size: unrolled around
+/// the row table, LLVM ran out of registers and spilled.
+@inline(never) @_optimize(size)
+package func microkernel<T: RegisterTile>(_: T.Type, segments: UnsafeBufferPointer<PanelSegment>,
+                                          rows: UnsafePointer<UnsafePointer<Float>>, b: UnsafePointer<Float>,
+                                          bPitch: Int, tile: UnsafeMutablePointer<Float>) {
+    T.product(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+}
+
+/// Computes tile `T` of `a · b` where A is a packed panel and B's rows are read in place, in
+/// runs (see `RegisterTile.product(a:runs:bPitch:tile:)`). Optimized for size, as the form that
+/// reads A in place.
+@inline(never) @_optimize(size)
+package func microkernel<T: RegisterTile>(_: T.Type, a: UnsafePointer<Float>, runs: UnsafeBufferPointer<BRowRun>,
+                                          bPitch: Int, tile: UnsafeMutablePointer<Float>) {
+    T.product(a: a, runs: runs, bPitch: bPitch, tile: tile)
 }
 
 extension RegisterTile {

@@ -1,0 +1,139 @@
+// The 2-vector register tiles: 12, 6 or 4 rows × NR = 2 vectors (on AVX-512, 12 × 32 floats in
+// 24 zmm accumulators).
+//
+// Contract (BLIS's): `a` is a packed A micropanel, MR rows at a fixed pitch of
+// `Blocking.aPitch` floats, row i holding A[i, 0..<depth]; `b` is a packed B
+// micropanel, `depth` rows of NR contiguous floats. The kernel writes the
+// rows × NR product, row-major with row stride NR, to `tile`; it reads nothing
+// else and writes nothing else. Edge tiles (fewer valid rows or columns) run on
+// zero-padded panels, and the write-back copies only the valid part. Every
+// element of C is the same chain of fused multiply-adds, one per depth step in
+// order from zero, whichever tile computes it and wherever it sits: the root of
+// bitwise determinism across lane counts.
+//
+// Two more forms read an operand in place (the loops, shared by every tile, are
+// in RegisterTile.swift). The segmented form reads A through a table of row
+// pointers, the depth as runs at given offsets (a convolution's kernel rows in a
+// zero-padded input band, see PaddedBand.swift; a row-major A's rows at its
+// leading dimension); a short tile repeats its last row's pointer rather than
+// reading zero rows; its B is a packed micropanel or, for a small row-major B,
+// B's own rows at their pitch. The run form reads B's rows in place from the
+// input, in runs that leave out zero rows (the filter gradient's patches, see
+// PatchColumns.swift).
+//
+// Why three heights. The 12-row tile is AVX-512's: 24 accumulators, two B vectors
+// and a broadcast, 27 of 32 registers. The 6-row tile is the full tile of
+// 16-register ISAs (AVX2, SSE, NEON), and AVX-512's for an M tail of 5 or 6 rows.
+// The 4-row tile takes a tail of 1 to 4 rows: its 8 accumulators are just enough
+// to keep two FMA pipes of latency 4 busy, so it costs 4 cycles a step where the
+// 6-row tile costs 6, whatever few rows are wanted (49 rows, a 7 × 7 image, end
+// in a tile of 1).
+//
+// Each tile is a row of `RowPair`s, each pair two rows' accumulators as named
+// fields, with methods that are always inlined; the loads go through raw pointers.
+// LLVM then keeps every accumulator in a register. Passing SIMD values into a
+// non-inlined function instead, or unrolling K by hand (LLVM already unrolls it by
+// two), spilled and ran 25–30 % slower when this was measured.
+
+/// Two rows of a 2-vector tile: four accumulators, as named fields.
+struct RowPair {
+    var first0 = Vector(), first1 = Vector()
+    var second0 = Vector(), second1 = Vector()
+
+    /// The B row of one depth step: NR floats at `b`, as two vectors.
+    @inline(__always)
+    static func loadB(_ b: UnsafeRawPointer) -> (Vector, Vector) {
+        (b.loadUnaligned(as: Vector.self), b.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self))
+    }
+
+    /// One rank-1 update: the first row gains `a0 · (b0, b1)`, the second `a1 · (b0, b1)`.
+    @inline(__always)
+    mutating func update(_ b0: Vector, _ b1: Vector, _ a0: Float, _ a1: Float) {
+        let x = Vector(repeating: a0)
+        first0 = multiplyAdd(first0, x, b0)
+        first1 = multiplyAdd(first1, x, b1)
+        let y = Vector(repeating: a1)
+        second0 = multiplyAdd(second0, y, b0)
+        second1 = multiplyAdd(second1, y, b1)
+    }
+
+    /// Writes the two rows as tile rows `row` and `row + 1` (NR floats per row) at `tile`.
+    @inline(__always)
+    func store(to tile: UnsafeMutablePointer<Float>, row: Int) {
+        let t = UnsafeMutableRawPointer(tile + row * Blocking.nr), width = Vector.scalarCount * 4
+        t.storeBytes(of: first0, as: Vector.self)
+        t.storeBytes(of: first1, toByteOffset: width, as: Vector.self)
+        t.storeBytes(of: second0, toByteOffset: 2 * width, as: Vector.self)
+        t.storeBytes(of: second1, toByteOffset: 3 * width, as: Vector.self)
+    }
+}
+
+/// The 24 accumulators of a 12 × 2-vector tile: AVX-512's full tile.
+package struct Tile12x2V: RegisterTile {
+    var p0 = RowPair(), p1 = RowPair(), p2 = RowPair(), p3 = RowPair(), p4 = RowPair(), p5 = RowPair()
+
+    package init() {}
+
+    @inline(__always)
+    package mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
+        let (b0, b1) = RowPair.loadB(b)
+        p0.update(b0, b1, row(0), row(1))
+        p1.update(b0, b1, row(2), row(3))
+        p2.update(b0, b1, row(4), row(5))
+        p3.update(b0, b1, row(6), row(7))
+        p4.update(b0, b1, row(8), row(9))
+        p5.update(b0, b1, row(10), row(11))
+    }
+
+    @inline(__always)
+    package func store(to tile: UnsafeMutablePointer<Float>) {
+        p0.store(to: tile, row: 0)
+        p1.store(to: tile, row: 2)
+        p2.store(to: tile, row: 4)
+        p3.store(to: tile, row: 6)
+        p4.store(to: tile, row: 8)
+        p5.store(to: tile, row: 10)
+    }
+}
+
+/// The 12 accumulators of a 6 × 2-vector tile: the full tile of 16-register ISAs.
+package struct Tile6x2V: RegisterTile {
+    var p0 = RowPair(), p1 = RowPair(), p2 = RowPair()
+
+    package init() {}
+
+    @inline(__always)
+    package mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
+        let (b0, b1) = RowPair.loadB(b)
+        p0.update(b0, b1, row(0), row(1))
+        p1.update(b0, b1, row(2), row(3))
+        p2.update(b0, b1, row(4), row(5))
+    }
+
+    @inline(__always)
+    package func store(to tile: UnsafeMutablePointer<Float>) {
+        p0.store(to: tile, row: 0)
+        p1.store(to: tile, row: 2)
+        p2.store(to: tile, row: 4)
+    }
+}
+
+/// The 8 accumulators of a 4 × 2-vector tile: an M tail of at most 4 rows.
+package struct Tile4x2V: RegisterTile {
+    var p0 = RowPair(), p1 = RowPair()
+
+    package init() {}
+
+    @inline(__always)
+    package mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
+        let (b0, b1) = RowPair.loadB(b)
+        p0.update(b0, b1, row(0), row(1))
+        p1.update(b0, b1, row(2), row(3))
+    }
+
+    @inline(__always)
+    package func store(to tile: UnsafeMutablePointer<Float>) {
+        p0.store(to: tile, row: 0)
+        p1.store(to: tile, row: 2)
+    }
+}
