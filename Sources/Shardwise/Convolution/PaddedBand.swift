@@ -117,6 +117,7 @@ struct PaddedBand: Sendable {
     init?(descriptor d: Conv2DDescriptor, geometry g: ConvolutionGeometry, depth: Int) {
         let h = g.height, w = g.width, cin = d.inputChannels
         guard d.groups == 1 else { return nil }
+        stagingFloats = DotTail.columns(of: d.outputChannels, depth: depth).isEmpty ? 0 : Blocking.mr * Blocking.aPitch
         // Every term of a band's size below the budget, so that none of the arithmetic can overflow.
         let budgetFloats = Self.budgetBytes / MemoryLayout<Float>.stride
         guard [w.padBefore, w.input, w.padAfter, w.stride, w.kernel, w.dilation, h.kernel, h.dilation, cin]
@@ -149,8 +150,12 @@ struct PaddedBand: Sendable {
 
     /// Floats of workspace one lane needs: a band and a tile.
     var workspaceFloats: Int {
-        filledRows * rowFloats + Blocking.mr * Blocking.nr
+        filledRows * rowFloats + stagingFloats + Blocking.mr * Blocking.nr
     }
+
+    /// Floats of workspace where a tile's rows are staged for the dot-product tail (DotTail.swift):
+    /// MR rows of a depth block, where the layer's output channels end in such a tail.
+    let stagingFloats: Int
 
     /// Computes output pixels `pixels` (flattened n, oh, ow), channels `columns`, one band at a
     /// time. `output` points at channel 0 of pixel 0, with `ldc` floats per pixel; `filter` is the
@@ -163,7 +168,11 @@ struct PaddedBand: Sendable {
         let tile = workspace + workspaceFloats - mr * nr
         let pitch = w.stride * channels
         let blockDepth = Blocking.depthBlock(depth)
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc) { table in
+        let dotTail = DotTailColumns(of: filter)
+        let staged = workspace + filledRows * rowFloats
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc + mr) { tables in
+            let table = tables.baseAddress!, stagedRows = UnsafePointer(table + Blocking.mc)
+            for i in 0..<mr { table[Blocking.mc + i] = UnsafePointer(staged + i * Blocking.aPitch) }
             var pixel = pixels.lowerBound
             while pixel < pixels.upperBound {
                 let image = pixel / plane
@@ -196,9 +205,17 @@ struct PaddedBand: Sendable {
                             for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
                                 let n = Swift.min(nr, columns.upperBound - jr)
                                 for q0 in stride(from: block, to: blockEnd, by: mr) {
-                                    Blocking.microkernel(segments: segments, rows: table.baseAddress! + (q0 - block),
-                                                         b: panels + jr * blockLength, tile: tile,
-                                                         wantedRows: Swift.min(mr, blockEnd - q0), columns: n)
+                                    if let dotTail, jr == dotTail.columns.lowerBound {
+                                        stageRows(mr, segments: segments, from: table + (q0 - block),
+                                                  into: staged, pitch: Blocking.aPitch)
+                                        Blocking.dotTail(depth: blockLength, rows: stagedRows, offset: 0,
+                                                         bT: dotTail.bT + k0, bStride: dotTail.stride, count: n,
+                                                         tile: tile, wantedRows: Swift.min(mr, blockEnd - q0))
+                                    } else {
+                                        Blocking.microkernel(segments: segments, rows: table + (q0 - block),
+                                                             b: panels + jr * blockLength, tile: tile,
+                                                             wantedRows: Swift.min(mr, blockEnd - q0), columns: n)
+                                    }
                                     writeBack(tile: tile, rows: Swift.min(mr, blockEnd - q0), columns: n,
                                               c: output + (bandStart + q0) * ldc + jr, ldc: ldc, column0: jr,
                                               epilogue: epilogue, phase: phase)

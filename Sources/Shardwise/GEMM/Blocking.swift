@@ -208,6 +208,26 @@ package enum Blocking {
         }
     }
 
+    /// The dot-product tail (DotTail.swift) for `count` columns of a tile over `depth` steps, row i
+    /// at `rows[i] + offset`, of which the first `wantedRows` rows are wanted: the narrowest
+    /// 2-vector tile that holds them.
+    @inline(__always)
+    package static func dotTail(depth: Int, rows: UnsafePointer<UnsafePointer<Float>>, offset: Int,
+                                bT: UnsafePointer<Float>, bStride: Int, count: Int, tile: UnsafeMutablePointer<Float>,
+                                wantedRows: Int) {
+        switch Blocking.tile(rows: wantedRows, columns: nr) {
+        case .fourByTwoVectors:
+            Shardwise.dotTail(Tile4x2V.self, depth: depth, rows: rows, offset: offset, bT: bT, bStride: bStride,
+                              count: count, tile: tile)
+        case .sixByTwoVectors:
+            Shardwise.dotTail(Tile6x2V.self, depth: depth, rows: rows, offset: offset, bT: bT, bStride: bStride,
+                              count: count, tile: tile)
+        case .twelveByTwoVectors, .twelveByOneVector:
+            Shardwise.dotTail(Tile12x2V.self, depth: depth, rows: rows, offset: offset, bT: bT, bStride: bStride,
+                              count: count, tile: tile)
+        }
+    }
+
     /// The microkernel of this target with B's rows read in place, in runs (the filter gradient's
     /// patches), of which the first `rows` rows are wanted. B's micropanels are always full here
     /// (`PatchColumns` needs NR-aligned channel runs), so the 1-vector tile never applies.

@@ -94,6 +94,20 @@ package enum BOperand: @unchecked Sendable {
     }
 }
 
+/// The columns of a pre-packed B that take the dot-product tail, with their Bᵀ: row j (column
+/// `columns.lowerBound + j`) at `bT + j · stride`, all of the depth.
+package struct DotTailColumns {
+    package var bT: UnsafePointer<Float>
+    package var stride: Int
+    package var columns: Range<Int>
+
+    /// The dot-product tail of `matrix`, if it has one.
+    package init?(of matrix: PackedMatrix) {
+        guard let tail = matrix.tail else { return nil }
+        (bT, stride, columns) = (UnsafePointer(tail), matrix.depth, matrix.tailColumns)
+    }
+}
+
 /// Scratch memory for one lane of a GEMM: a packed A block, a packed B block and a tile.
 package struct GEMMWorkspace {
     package let aBlock: UnsafeMutablePointer<Float>
@@ -223,7 +237,8 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
                 let rowBlock = ic..<Swift.min(ic + mc, rows.upperBound), depthBlock = Swift.min(kc, depth - pc)
                 if case .packed(let packed) = b {
                     let bBlock = packed.block(k0: pc) + (columns.lowerBound / nr) * nr * depthBlock
-                    block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: columns, bBlock: bBlock)
+                    block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: columns, bBlock: bBlock,
+                              dotTail: DotTailColumns(of: packed))
                 } else if case .patchesInPlace(let patches) = b {
                     block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: columns, readingB: patches)
                 }
@@ -293,11 +308,12 @@ private struct Macrokernel<A: APanelSource> {
     /// `packingB`, receives them: each is packed from it just before the IR loop that first
     /// uses it. With `intoOnePanel`, every micropanel is packed at `bBlock` itself, over the last.
     /// With `bRows`, the full micropanels are read in place from B's rows instead (A's must be read
-    /// in place too), and only a last one short of NR columns is taken from `bBlock`.
+    /// in place too), and only a last one short of NR columns is taken from `bBlock`. With
+    /// `dotTail`, its columns take the dot-product tail (DotTail.swift) instead of a micropanel.
     @inline(__always)
     func run(rows: Range<Int>, k0: Int, kc: Int, columns: Range<Int>, bBlock: UnsafePointer<Float>,
              packingB: BOperand? = nil, intoOnePanel: Bool = false,
-             bRows: (base: UnsafePointer<Float>, pitch: Int)? = nil) {
+             bRows: (base: UnsafePointer<Float>, pitch: Int)? = nil, dotTail: DotTailColumns? = nil) {
         let mr = Blocking.mr, nr = Blocking.nr
         let phase = DepthPhase(block: k0, length: kc, of: depth)
         let mc = rows.count
@@ -308,14 +324,25 @@ private struct Macrokernel<A: APanelSource> {
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc) { table in
             // In place, each tile reads its rows through a table of row pointers; a last tile short
             // of MR rows repeats its last row (computed, never written back), so nothing is packed.
-            if let inPlace {
-                for i in 0..<((mc + mr - 1) / mr * mr) {
-                    table[i] = inPlace.base + (rows.lowerBound + Swift.min(i, mc - 1)) * inPlace.pitch
-                }
+            // The dot-product tail reads a packed A's rows through the table too.
+            let rowSource = inPlace.map { (base: $0.base + rows.lowerBound * $0.pitch, pitch: $0.pitch) }
+                ?? (dotTail != nil ? (base: UnsafePointer(workspace.aBlock), pitch: Blocking.aPitch) : nil)
+            if let rowSource {
+                for i in 0..<((mc + mr - 1) / mr * mr) { table[i] = rowSource.base + Swift.min(i, mc - 1) * rowSource.pitch }
             }
-            withUnsafePointer(to: PanelSegment(offset: k0, length: kc)) { segment in
+            withUnsafePointer(to: PanelSegment(offset: inPlace == nil ? 0 : k0, length: kc)) { segment in
                 for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
                     let n = Swift.min(nr, columns.upperBound - jr)
+                    if let dotTail, jr == dotTail.columns.lowerBound {
+                        for ir in stride(from: 0, to: mc, by: mr) {
+                            let tileRows = Swift.min(mr, mc - ir)
+                            Blocking.dotTail(depth: kc, rows: table.baseAddress! + ir, offset: segment.pointee.offset,
+                                             bT: dotTail.bT + k0, bStride: dotTail.stride, count: n,
+                                             tile: workspace.tile, wantedRows: tileRows)
+                            writeBack(row: rows.lowerBound + ir, rows: tileRows, column: jr, columns: n, phase: phase)
+                        }
+                        continue
+                    }
                     let (bPanel, bPitch) = if let bRows, n == nr {
                         (bRows.base + k0 * bRows.pitch + jr, bRows.pitch)
                     } else {

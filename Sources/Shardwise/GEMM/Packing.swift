@@ -207,9 +207,15 @@ public final class PackedMatrix: @unchecked Sendable {
     package let transposed: UnsafeMutablePointer<Float>?
     /// Row stride of `transposed`: `depth` rounded up to a whole vector.
     package let transposedStride: Int
+    /// The columns whose products take the dot-product tail (`DotTail.columns(of:depth:)`; maybe none).
+    package let tailColumns: Range<Int>
+    /// Bᵀ of `tailColumns`, one row of `depth` floats per column, for the dot-product tail (see
+    /// DotTail.swift); nil when there are no such columns.
+    package let tail: UnsafeMutablePointer<Float>?
     /// Bytes held by the packed copies.
     public var byteCount: Int {
-        (panelCount * Blocking.nr * depth + (transposed == nil ? 0 : columns * transposedStride)) * MemoryLayout<Float>.stride
+        (panelCount * Blocking.nr * depth + (transposed == nil ? 0 : columns * transposedStride)
+            + tailColumns.count * depth) * MemoryLayout<Float>.stride
     }
 
     /// Packs `B` (`depth × columns`; element (k, j) at `b[k · ldb + j]`, or at `b[j · ldb + k]` when
@@ -243,6 +249,16 @@ public final class PackedMatrix: @unchecked Sendable {
         } else {
             transposed = nil
         }
+        tailColumns = DotTail.columns(of: columns, depth: depth)
+        if tailColumns.isEmpty {
+            tail = nil
+        } else {
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: tailColumns.count * depth)
+            StridedMatrix(base: source.base + tailColumns.lowerBound * source.columnStride, rowStride: source.rowStride,
+                          columnStride: source.columnStride)
+                .transpose(depth: depth, columns: tailColumns.count, into: rows, stride: depth)
+            tail = rows
+        }
         let blockDepth = Blocking.depthBlock(depth)
         for k0 in stride(from: 0, to: depth, by: blockDepth) {
             source.packBBlock(k0: k0, depth: Swift.min(blockDepth, depth - k0), columns: 0..<columns, into: block(k0: k0))
@@ -252,6 +268,7 @@ public final class PackedMatrix: @unchecked Sendable {
     deinit {
         storage.deallocate()
         transposed?.deallocate()
+        tail?.deallocate()
     }
 
     /// The first micropanel of the depth block that starts at row `k0` (blocks of

@@ -174,9 +174,21 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     /// a 2-lane output-channel split leaves each lane eight panels, so there the lanes read bands:
     /// the same bits as packing, over one depth block, over two (3·3·140 = 1260, cut inside
     /// kernel row 1) and over two cut inside a tap (3·3·131 = 1179 under a width dilation, one
-    /// segment per tap). (3 lanes split the rows and pack: their bits are compared too.)
+    /// segment per tap). (3 lanes split the rows and pack: their bits are compared too.) Then a
+    /// last filter panel of three channels, which takes the dot-product tail, on an image of fewer
+    /// pixels than a tile has rows, so that more lanes must split the channels: from packed
+    /// patches on one lane, from a band's rows, staged, on two and three; the same bits.
     @Test func outputChannelSplitsReadBandsWhereOneLanePacks() throws {
         for (index, (channels, dilations)) in [(9, Size2D(1)), (140, Size2D(1)), (131, Size2D(height: 1, width: 2))].enumerated() {
+            var tail = ConvCase()
+            tail.height = 3; tail.width = 3; tail.inputChannels = channels; tail.outputChannels = 15 * Blocking.nr + 3
+            tail.dilations = dilations; tail.padding = .same
+            #expect(!DotTail.columns(of: tail.outputChannels, depth: 9 * channels).isEmpty || channels == 9)
+            var tailRNG = SeededGenerator(seed: 0)
+            let tailLayer = try Conv2D(try tail.descriptor(&tailRNG)), tailShape = [1, 3, 3, channels]
+            #expect(try !tailLayer.readsPatchesFromBands(forInput: tailShape, lanes: .serial))
+            #expect(try tailLayer.readsPatchesFromBands(forInput: tailShape, lanes: .fixed(2)))
+            #expect(try checkConv(tail, seed: UInt64(70 + index), lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
             var c = ConvCase()
             c.batch = 2; c.height = 9; c.width = 13; c.inputChannels = channels; c.outputChannels = 16 * Blocking.nr - 2
             c.kernel = Size2D(3); c.dilations = dilations; c.activation = .relu

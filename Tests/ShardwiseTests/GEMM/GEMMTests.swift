@@ -201,6 +201,48 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
         #expect(Blocking.readsBInPlace(depth: 1, columns: 1, pitch: 1 << 20))
     }
 
+    /// A pre-packed B whose last micropanel has at most `DotTail.maximumColumns` columns, and a
+    /// depth that repays it, computes them by dot products along K (DotTail.swift): against the
+    /// reference, with A packed (transposed) or read in place, over one depth block and several,
+    /// with beta, bias and an activation, at several lane counts; and with the same bits at every
+    /// lane count, and whether A is packed or read in place (where B is wider than the skinny
+    /// path's: a row-major A times a narrower one takes that path, a transposed A this one).
+    @Test func dotProductTailOfAPrePackedB() throws {
+        let nr = Blocking.nr, mr = Blocking.mr
+        for (index, (m, n, k)) in [(mr, 1, 64), (2 * mr + 5, nr + 1, 300), (37, 2 * nr + DotTail.maximumColumns, 700),
+                                   (3, 5, 2 * Blocking.kc + 9), (50, nr + 2, 1200)].enumerated() {
+            #expect(!DotTail.columns(of: n, depth: k).isEmpty, "n=\(n) k=\(k)")
+            for transposeA in [false, true] {
+                let failure = try checkGEMM(transposeA: transposeA, m: m, n: n, k: k, padA: 1, padC: 2,
+                                            beta: index == 1 ? 0.5 : 0, bias: true, activation: .relu,
+                                            lanes: index % 2 == 0 ? .serial : .fixed(3), packed: true,
+                                            seed: UInt64(index + 40))
+                #expect(failure == nil, "\(failure ?? "")")
+            }
+            var rng = SeededGenerator(seed: UInt64(index))
+            let a = rng.floats(m * k), b = rng.floats(k * n)
+            var aT = [Float](repeating: .nan, count: k * m)
+            for i in 0..<m { for p in 0..<k { aT[p * m + i] = a[i * k + p] } }
+            let packed = try b.withUnsafeBufferPointer { try PackedMatrix(depth: k, columns: n, b: $0, ldb: n) }
+            func product(transposeA: Bool, lanes: Lanes) throws -> [UInt32] {
+                var c = [Float](repeating: .nan, count: m * n)
+                try (transposeA ? aT : a).withUnsafeBufferPointer { a in
+                    try c.withUnsafeMutableBufferPointer { c in
+                        try GEMM.multiply(transposeA: transposeA, m: m, a: a, lda: transposeA ? m : k, b: packed, c: c,
+                                          ldc: n, lanes: lanes)
+                    }
+                }
+                return c.map(\.bitPattern)
+            }
+            let bits = try product(transposeA: false, lanes: .serial), packedA = try product(transposeA: true, lanes: .serial)
+            if n > SkinnyGEMM.maximumColumns {
+                #expect(packedA == bits, "m=\(m) n=\(n) k=\(k): A packed")
+            }
+            #expect(try product(transposeA: false, lanes: .fixed(2)) == bits, "m=\(m) n=\(n) k=\(k): 2 lanes")
+            #expect(try product(transposeA: true, lanes: .fixed(3)) == packedA, "m=\(m) n=\(n) k=\(k): 3 lanes")
+        }
+    }
+
     /// B of at most 16 columns and K ≥ 64 takes the dot-product path (packed or not): every
     /// width, row counts around its 4-row block and 32-row group, K around a vector, its
     /// 2048-float chunk, and a tail shorter than a vector.

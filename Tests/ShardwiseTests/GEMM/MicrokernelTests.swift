@@ -64,6 +64,55 @@ import ShardwiseTestSupport
         check(rows: 4) { Shardwise.microkernel(Tile4x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
     }
 
+    /// The dot-product tail alone, for each 2-vector tile and every column count it takes: rows
+    /// read from an offset, Bᵀ rows a stride apart, depths below, at and around whole vectors.
+    /// The wanted columns of every row match Double sums; the tile's other columns stay NaN.
+    @Test func dotTailMatchesTheReference() {
+        func check<T: RowPairTile>(_ tile: T.Type) {
+            var rng = SeededGenerator(seed: UInt64(T.rows))
+            let width = Blocking.vectorWidth, nr = Blocking.nr
+            for depth in [1, width - 1, width, width + 1, 3 * width + 5, 300] {
+                let offset = 3, pitch = depth + offset + 7, bStride = depth + 2
+                let a = rng.floats(T.rows * pitch), bT = rng.floats(DotTail.maximumColumns * bStride)
+                for count in 1...DotTail.maximumColumns {
+                    var out = [Float](repeating: .nan, count: T.rows * nr)
+                    a.withUnsafeBufferPointer { a in
+                        let rows = (0..<T.rows).map { a.baseAddress! + $0 * pitch }
+                        rows.withUnsafeBufferPointer { rows in
+                            bT.withUnsafeBufferPointer { bT in
+                                out.withUnsafeMutableBufferPointer {
+                                    Shardwise.dotTail(tile, depth: depth, rows: rows.baseAddress!, offset: offset,
+                                                      bT: bT.baseAddress!, bStride: bStride, count: count,
+                                                      tile: $0.baseAddress!)
+                                }
+                            }
+                        }
+                    }
+                    var wanted: [Float] = [], written: [Float] = [], untouched = true
+                    for i in 0..<T.rows {
+                        for j in 0..<nr {
+                            if j < count {
+                                var sum = 0.0
+                                for k in 0..<depth { sum += Double(a[i * pitch + offset + k]) * Double(bT[j * bStride + k]) }
+                                wanted.append(Float(sum))
+                                written.append(out[i * nr + j])
+                            } else if !out[i * nr + j].isNaN {
+                                untouched = false
+                            }
+                        }
+                    }
+                    let failure = firstMismatch(written, wanted,
+                                                tolerance: tolerance(depth: depth, magnitude: Float(depth).squareRoot()))
+                    #expect(failure == nil, "\(T.rows) rows, \(count) columns, depth \(depth): \(failure ?? "")")
+                    #expect(untouched, "\(T.rows) rows, \(count) columns, depth \(depth): wrote past its columns")
+                }
+            }
+        }
+        check(Tile4x2V.self)
+        check(Tile6x2V.self)
+        check(Tile12x2V.self)
+    }
+
     /// The tile each count of wanted rows and columns runs: the smallest that holds them.
     @Test func tileChoice() {
         for rows in 1...Blocking.mr {

@@ -36,7 +36,7 @@
 // two), spilled and ran 25–30 % slower when this was measured.
 
 /// Two rows of a 2-vector tile: four accumulators, as named fields.
-struct RowPair {
+package struct RowPair {
     var first0 = Vector(), first1 = Vector()
     var second0 = Vector(), second1 = Vector()
 
@@ -57,6 +57,16 @@ struct RowPair {
         second1 = multiplyAdd(second1, y, b1)
     }
 
+    /// One step of dot products along the depth (DotTail.swift): the accumulator of row r and
+    /// column c gains, lane by lane, `a_r · b_c` over a vector of depth steps.
+    @inline(__always)
+    mutating func dot(_ a0: Vector, _ a1: Vector, _ b0: Vector, _ b1: Vector) {
+        first0 = multiplyAdd(first0, a0, b0)
+        first1 = multiplyAdd(first1, a0, b1)
+        second0 = multiplyAdd(second0, a1, b0)
+        second1 = multiplyAdd(second1, a1, b1)
+    }
+
     /// Writes the two rows as tile rows `row` and `row + 1` (NR floats per row) at `tile`.
     @inline(__always)
     func store(to tile: UnsafeMutablePointer<Float>, row: Int) {
@@ -66,74 +76,100 @@ struct RowPair {
         t.storeBytes(of: second0, toByteOffset: 2 * width, as: Vector.self)
         t.storeBytes(of: second1, toByteOffset: 3 * width, as: Vector.self)
     }
+
+    /// Writes the dot products (each accumulator's lanes summed) of the two rows and the first
+    /// `count` (1 or 2) of the two columns at tile rows `row`, `row + 1`, columns `column …`.
+    @inline(__always)
+    func storeSums(to tile: UnsafeMutablePointer<Float>, row: Int, column: Int, count: Int) {
+        let t = tile + row * Blocking.nr + column
+        t[0] = laneSum(first0)
+        t[Blocking.nr] = laneSum(second0)
+        if count > 1 {
+            t[1] = laneSum(first1)
+            t[Blocking.nr + 1] = laneSum(second1)
+        }
+    }
 }
 
-/// The 24 accumulators of a 12 × 2-vector tile: AVX-512's full tile.
-package struct Tile12x2V: RegisterTile {
-    var p0 = RowPair(), p1 = RowPair(), p2 = RowPair(), p3 = RowPair(), p4 = RowPair(), p5 = RowPair()
+/// The sum of a vector's lanes, halves first: one fixed order, in vector adds. (The standard
+/// library's `sum()` compiled to a call per vector, which took most of a dot-product tail's time
+/// at a depth of 128.)
+@inline(__always)
+func laneSum(_ v: SIMD16<Float>) -> Float { laneSum(v.lowHalf + v.highHalf) }
+/// The sum of a vector's lanes, halves first.
+@inline(__always)
+func laneSum(_ v: SIMD8<Float>) -> Float { laneSum(v.lowHalf + v.highHalf) }
+/// The sum of a vector's lanes, halves first.
+@inline(__always)
+func laneSum(_ v: SIMD4<Float>) -> Float {
+    let half = v.lowHalf + v.highHalf
+    return half[0] + half[1]
+}
 
-    package init() {}
+/// A 2-vector register tile as a column of row pairs, which its loops visit in order.
+package protocol RowPairTile: RegisterTile {
+    /// Rows of the tile.
+    static var rows: Int { get }
+    /// Runs `body` on each row pair, in order, with the index of the pair's first row.
+    mutating func forEachPair(_ body: (inout RowPair, Int) -> Void)
+}
 
+extension RowPairTile {
     @inline(__always)
     package mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
         let (b0, b1) = RowPair.loadB(b)
-        p0.update(b0, b1, row(0), row(1))
-        p1.update(b0, b1, row(2), row(3))
-        p2.update(b0, b1, row(4), row(5))
-        p3.update(b0, b1, row(6), row(7))
-        p4.update(b0, b1, row(8), row(9))
-        p5.update(b0, b1, row(10), row(11))
+        forEachPair { pair, first in pair.update(b0, b1, row(first), row(first + 1)) }
     }
 
     @inline(__always)
     package func store(to tile: UnsafeMutablePointer<Float>) {
-        p0.store(to: tile, row: 0)
-        p1.store(to: tile, row: 2)
-        p2.store(to: tile, row: 4)
-        p3.store(to: tile, row: 6)
-        p4.store(to: tile, row: 8)
-        p5.store(to: tile, row: 10)
-    }
-}
-
-/// The 12 accumulators of a 6 × 2-vector tile: the full tile of 16-register ISAs.
-package struct Tile6x2V: RegisterTile {
-    var p0 = RowPair(), p1 = RowPair(), p2 = RowPair()
-
-    package init() {}
-
-    @inline(__always)
-    package mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
-        let (b0, b1) = RowPair.loadB(b)
-        p0.update(b0, b1, row(0), row(1))
-        p1.update(b0, b1, row(2), row(3))
-        p2.update(b0, b1, row(4), row(5))
-    }
-
-    @inline(__always)
-    package func store(to tile: UnsafeMutablePointer<Float>) {
-        p0.store(to: tile, row: 0)
-        p1.store(to: tile, row: 2)
-        p2.store(to: tile, row: 4)
+        var pairs = self
+        pairs.forEachPair { pair, first in pair.store(to: tile, row: first) }
     }
 }
 
 /// The 8 accumulators of a 4 × 2-vector tile: an M tail of at most 4 rows.
-package struct Tile4x2V: RegisterTile {
+package struct Tile4x2V: RowPairTile {
     var p0 = RowPair(), p1 = RowPair()
 
     package init() {}
 
-    @inline(__always)
-    package mutating func update(b: UnsafeRawPointer, row: (Int) -> Float) {
-        let (b0, b1) = RowPair.loadB(b)
-        p0.update(b0, b1, row(0), row(1))
-        p1.update(b0, b1, row(2), row(3))
-    }
+    package static var rows: Int { 4 }
 
     @inline(__always)
-    package func store(to tile: UnsafeMutablePointer<Float>) {
-        p0.store(to: tile, row: 0)
-        p1.store(to: tile, row: 2)
+    package mutating func forEachPair(_ body: (inout RowPair, Int) -> Void) {
+        body(&p0, 0)
+        body(&p1, 2)
+    }
+}
+
+/// The 12 accumulators of a 6 × 2-vector tile: the full tile of 16-register ISAs. (A 4-row tile
+/// and one more pair.)
+package struct Tile6x2V: RowPairTile {
+    var four = Tile4x2V(), p2 = RowPair()
+
+    package init() {}
+
+    package static var rows: Int { 6 }
+
+    @inline(__always)
+    package mutating func forEachPair(_ body: (inout RowPair, Int) -> Void) {
+        four.forEachPair(body)
+        body(&p2, 4)
+    }
+}
+
+/// The 24 accumulators of a 12 × 2-vector tile: AVX-512's full tile. (Two 6-row tiles.)
+package struct Tile12x2V: RowPairTile {
+    var upper = Tile6x2V(), lower = Tile6x2V()
+
+    package init() {}
+
+    package static var rows: Int { 12 }
+
+    @inline(__always)
+    package mutating func forEachPair(_ body: (inout RowPair, Int) -> Void) {
+        upper.forEachPair(body)
+        lower.forEachPair { pair, first in body(&pair, first + 6) }
     }
 }
