@@ -16,7 +16,7 @@ public final class Conv2D: Sendable {
     public let descriptor: Conv2DDescriptor
     /// The filter of each group, packed as the GEMM's B: [KH·KW·Cin/groups, Cout/groups]; empty
     /// for a depthwise layer.
-    let packedFilters: [PackedMatrix]
+    package let packedFilters: [PackedMatrix]
     /// A depthwise layer's filter and bias as its direct kernel reads them; nil for the others.
     let depthwiseWeights: DepthwiseWeights?
 
@@ -124,8 +124,9 @@ public final class Conv2D: Sendable {
 
     /// Bytes of workspace a call with an input of `shape` allocates, over all its lanes.
     ///
-    /// It is bounded by lanes × (max(MC × aPitch, a band's 512 KiB) + MR × NR) floats whatever
-    /// the batch size: the patch matrix is never materialized. For a depthwise layer, the bytes of
+    /// It is bounded by lanes × (max(MC × aPitch, a band's 512 KiB + MR × aPitch) + MR × NR) floats
+    /// whatever the batch size (MR × aPitch: the dot-product tail's staging block, for output
+    /// channels that end in one; see DotTail.swift): the patch matrix is never materialized. For a depthwise layer, the bytes of
     /// the one copy of its filter and bias that a call makes at most (for an input that is not
     /// vector-aligned, see DepthwiseConvolution.swift).
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {

@@ -19,7 +19,9 @@
 // reads exactly that: a table of MR row pointers per tile, the depth as KH runs
 // of KW·Cin floats (KH·KW runs of Cin under a width dilation; one offset-table
 // load per run, beside 24 multiply-adds per step). The only copy is the band
-// itself: each input float once per band, instead of KH·KW times.
+// itself: each input float once per band, instead of KH·KW times. (But for the
+// dot-product tail's tiles, a last filter panel of at most 8 channels: those read
+// their rows from a contiguous copy, staged per tile; see DotTail.swift.)
 //
 // A height stride sh > 1 breaks that: consecutive output rows start sh input
 // rows apart, not one. So the band is then written as KH phases, phase kh
@@ -148,7 +150,8 @@ struct PaddedBand: Sendable {
         blockSegments = Self.cut(segments, depth: depth)
     }
 
-    /// Floats of workspace one lane needs: a band and a tile.
+    /// Floats of workspace one lane needs: a band, the dot-product tail's staging block (if any)
+    /// and a tile.
     var workspaceFloats: Int {
         filledRows * rowFloats + stagingFloats + Blocking.mr * Blocking.nr
     }

@@ -51,7 +51,8 @@ package enum BOperand: @unchecked Sendable {
     // @unchecked: every case refers to memory that is read-only during the call.
     /// Weights packed once (a layer's filters).
     case packed(PackedMatrix)
-    /// A strided matrix, packed per KC × NC block.
+    /// A strided matrix, packed per whole-depth strip or KC × NC block (a small row-major one is
+    /// read in place instead: `rowsInPlace(depth:columns:readsAInPlace:)`).
     case strided(StridedMatrix)
     /// A convolution's patch matrix (rows: pixels, columns: taps), packed per block: the
     /// filter gradient's right-hand side.
@@ -86,7 +87,7 @@ package enum BOperand: @unchecked Sendable {
     /// B's rows, when the full micropanels of a whole-depth strip `columns` wide are read from them
     /// in place (A's rows being read in place too): a row-major strided B that
     /// `Blocking.readsBInPlace` finds small enough.
-    func rowsInPlace(depth: Int, columns: Int, readsAInPlace: Bool) -> (base: UnsafePointer<Float>, pitch: Int)? {
+    package func rowsInPlace(depth: Int, columns: Int, readsAInPlace: Bool) -> (base: UnsafePointer<Float>, pitch: Int)? {
         guard readsAInPlace, Blocking.readsAInPlace(columns: columns), case .strided(let matrix) = self,
               let rows = matrix.rowsInPlace, Blocking.readsBInPlace(depth: depth, columns: columns, pitch: rows.pitch)
         else { return nil }
@@ -222,8 +223,9 @@ enum WorkspaceCache {
 ///  - PC outside IC (BLIS's order): for a very deep B (the filter gradient's K is the pixel
 ///    count), B is packed one KC × NC block at a time.
 /// A B of patches is packed during the first row block, each micropanel just before its first
-/// use; a strided B a block at a time; patches read in place are never packed (IC outside PC,
-/// as for pre-packed weights).
+/// use; a strided B a strip or block at a time, or, when small and row-major, not at all (read in
+/// place, but for a last micropanel short of NR columns); patches read in place are never packed
+/// (IC outside PC, as for pre-packed weights).
 /// With a packed B, `columns.lowerBound` must be a multiple of NR.
 package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, depth: Int, a: A, b: BOperand,
                                         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,

@@ -175,9 +175,12 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     /// the same bits as packing, over one depth block, over two (3·3·140 = 1260, cut inside
     /// kernel row 1) and over two cut inside a tap (3·3·131 = 1179 under a width dilation, one
     /// segment per tap). (3 lanes split the rows and pack: their bits are compared too.) Then a
-    /// last filter panel of three channels, which takes the dot-product tail, on an image of fewer
-    /// pixels than a tile has rows, so that more lanes must split the channels: from packed
-    /// patches on one lane, from a band's rows, staged, on two and three; the same bits.
+    /// last filter panel of three channels, on an image of fewer pixels than a tile has rows, so
+    /// that more lanes must split the channels: at 140 and 131 input channels (not 9: too shallow)
+    /// it takes the dot-product tail, from packed patches on one lane, from a band's rows, staged,
+    /// on two and three; the same bits, and the tail's channels come from the filter's `tail` (NaN
+    /// there turns them, and only them, to NaN on either path). And a grouped layer whose groups
+    /// end in the tail.
     @Test func outputChannelSplitsReadBandsWhereOneLanePacks() throws {
         for (index, (channels, dilations)) in [(9, Size2D(1)), (140, Size2D(1)), (131, Size2D(height: 1, width: 2))].enumerated() {
             var tail = ConvCase()
@@ -189,6 +192,22 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             #expect(try !tailLayer.readsPatchesFromBands(forInput: tailShape, lanes: .serial))
             #expect(try tailLayer.readsPatchesFromBands(forInput: tailShape, lanes: .fixed(2)))
             #expect(try checkConv(tail, seed: UInt64(70 + index), lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
+            if let filter = tailLayer.packedFilters.first, let poison = filter.tail {
+                poison.update(repeating: .nan, count: filter.tailColumns.count * filter.depth)
+                let input = tailRNG.floats(9 * channels)
+                for lanes in [Lanes.serial, .fixed(2)] {
+                    var output = [Float](repeating: 0, count: 9 * tail.outputChannels)
+                    try input.withUnsafeBufferPointer { input in
+                        try output.withUnsafeMutableBufferPointer {
+                            try tailLayer.forward(input: input, shape: tailShape, output: $0, lanes: lanes)
+                        }
+                    }
+                    let wrong = (0..<output.count).filter {
+                        output[$0].isNaN != filter.tailColumns.contains($0 % tail.outputChannels)
+                    }
+                    #expect(wrong.isEmpty, "\(channels) channels, \(lanes): \(wrong.count) outputs took the wrong path")
+                }
+            }
             var c = ConvCase()
             c.batch = 2; c.height = 9; c.width = 13; c.inputChannels = channels; c.outputChannels = 16 * Blocking.nr - 2
             c.kernel = Size2D(3); c.dilations = dilations; c.activation = .relu
@@ -200,6 +219,11 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             #expect(try layer.readsPatchesFromBands(forInput: shape, lanes: .fixed(2)), "\(c)")
             #expect(try checkConv(c, seed: UInt64(60 + index), lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
         }
+        var grouped = ConvCase()
+        grouped.batch = 2; grouped.height = 5; grouped.width = 6; grouped.inputChannels = 2 * 35
+        grouped.outputChannels = 2 * (Blocking.nr + 3); grouped.groups = 2
+        #expect(!DotTail.columns(of: Blocking.nr + 3, depth: 9 * 35).isEmpty)
+        #expect(try checkConv(grouped, seed: 80, lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
     }
 
     /// Under a height stride, kernel rows longer than 32 floats (3·12 here) read bands for at most

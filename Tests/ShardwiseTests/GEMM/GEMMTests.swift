@@ -188,7 +188,10 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
     }
 
     /// B is read in place only while its strip fits in half of the L2 lines its rows can reach:
-    /// a pitch that is a large power of two reaches few of L2's sets.
+    /// a pitch that is a large power of two reaches few of L2's sets. (The sizes in the comments
+    /// are AVX-512's strips of 256 columns; the portable target's 64-column strips fall on the
+    /// same sides of the rule.) And only a row-major strided B, against an A read in place, in a
+    /// strip no wider than A's in-place limit.
     @Test func bInPlaceRuleFollowsTheCacheItCanReach() {
         let columns = Blocking.inPlaceColumns
         #expect(Blocking.readsBInPlace(depth: 256, columns: columns, pitch: 256))      // 256³: 256 KB, all sets
@@ -199,6 +202,16 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
         #expect(Blocking.readsBInPlace(depth: 128, columns: columns, pitch: 1024))
         #expect(!Blocking.readsBInPlace(depth: 128, columns: columns, pitch: 4096))    // 16 KB apart: 64 KB
         #expect(Blocking.readsBInPlace(depth: 1, columns: 1, pitch: 1 << 20))
+
+        let b = [Float](repeating: 1, count: 256 * 256)
+        b.withUnsafeBufferPointer { b in
+            let rowMajor = BOperand.strided(StridedMatrix(base: b.baseAddress!, leadingDimension: 256, transposed: false))
+            let transposed = BOperand.strided(StridedMatrix(base: b.baseAddress!, leadingDimension: 256, transposed: true))
+            #expect(rowMajor.rowsInPlace(depth: 256, columns: columns, readsAInPlace: true) != nil)
+            #expect(rowMajor.rowsInPlace(depth: 256, columns: columns, readsAInPlace: false) == nil)
+            #expect(rowMajor.rowsInPlace(depth: 8, columns: columns + Blocking.nr, readsAInPlace: true) == nil)
+            #expect(transposed.rowsInPlace(depth: 256, columns: columns, readsAInPlace: true) == nil)
+        }
     }
 
     /// A pre-packed B whose last micropanel has at most `DotTail.maximumColumns` columns, and a
@@ -210,7 +223,7 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
     @Test func dotProductTailOfAPrePackedB() throws {
         let nr = Blocking.nr, mr = Blocking.mr
         for (index, (m, n, k)) in [(mr, 1, 64), (2 * mr + 5, nr + 1, 300), (37, 2 * nr + DotTail.maximumColumns, 700),
-                                   (3, 5, 2 * Blocking.kc + 9), (50, nr + 2, 1200)].enumerated() {
+                                   (3, 5, 2 * Blocking.kc + 9), (50, nr + 2, 1200), (24, 4 * nr + 3, 700)].enumerated() {
             #expect(!DotTail.columns(of: n, depth: k).isEmpty, "n=\(n) k=\(k)")
             for transposeA in [false, true] {
                 let failure = try checkGEMM(transposeA: transposeA, m: m, n: n, k: k, padA: 1, padC: 2,
@@ -240,6 +253,18 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
             }
             #expect(try product(transposeA: false, lanes: .fixed(2)) == bits, "m=\(m) n=\(n) k=\(k): 2 lanes")
             #expect(try product(transposeA: true, lanes: .fixed(3)) == packedA, "m=\(m) n=\(n) k=\(k): 3 lanes")
+
+            // The tail's columns come from `PackedMatrix.tail`: poisoned, they alone turn NaN (A packed,
+            // and read in place where the skinny path does not take the product).
+            packed.tail!.update(repeating: .nan, count: packed.tailColumns.count * k)
+            for transposeA in n > SkinnyGEMM.maximumColumns ? [false, true] : [true] {
+                let poisoned = try product(transposeA: transposeA, lanes: .fixed(2)).map { Float(bitPattern: $0) }
+                for i in 0..<m {
+                    for j in 0..<n where poisoned[i * n + j].isNaN != packed.tailColumns.contains(j) {
+                        Issue.record("m=\(m) n=\(n) k=\(k) transposeA=\(transposeA): element (\(i), \(j)) took the wrong path")
+                    }
+                }
+            }
         }
     }
 

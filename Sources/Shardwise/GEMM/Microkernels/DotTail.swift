@@ -7,7 +7,8 @@
 // kernel: for each pair of wanted columns, a column of row pairs (`RowPair`, 12 rows
 // × 2 columns on AVX-512) gains, lane by lane, the products of a vector of A's depth
 // steps and a vector of Bᵀ's. That is 24 multiply-adds per V depth steps instead of
-// 12 per step: a 16th of the work for one wanted column, half for eight.
+// 12 per step: an eighth of the work for one or two wanted columns (a lone column runs
+// as a pair with itself), half for eight.
 //
 // Bᵀ of the tail's columns is kept by the `PackedMatrix` (`tail`, made when the
 // weights are packed). A's rows must be contiguous over the depth block: a packed
@@ -18,7 +19,7 @@
 // Bits: lane l sums, in order, the depth steps of a KC block congruent to l modulo V;
 // then `laneSum` adds the lanes in one fixed order. That is not the outer-product
 // tiles' order, but these columns take this path whatever the lane count, the split or
-// the source of A: the tail depends on the column count alone, and splits cut at whole
+// the source of A: the tail depends on the column count and the depth alone, and splits cut at whole
 // micropanels. So every output element still sees the same operations whichever lane
 // owns it.
 
@@ -32,7 +33,7 @@ package enum DotTail {
     /// micropanel when it has 1 to `maximumColumns` of them and the depth repays the tail's lane
     /// sums, else none (an empty range at the end).
     ///
-    /// Each pair of columns ends in 4 · MR lane sums (about 120 cycles for 12 rows on AVX-512),
+    /// Each pair of columns ends in 2 · MR lane sums (about 120 cycles for 12 rows on AVX-512),
     /// against a 12 × 1-vector tile that costs about 6 cycles a depth step: the tail takes at least
     /// 64 steps per pair of columns. Measured on 1 lane against the 1-vector tile (GFLOP/s):
     /// 8×28×28×33 3×3 → 33 163 → 192–195, 3×13×13×17 5×5 → 33 153 → 190, 1×56×56×64 3×3 → 5

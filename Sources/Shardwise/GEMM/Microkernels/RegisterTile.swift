@@ -2,9 +2,9 @@
 //
 // A register tile (`Tile12x2V`, `Tile6x2V`, `Tile4x2V`, `Tile12x1V`) is a struct of
 // named SIMD accumulators with one rank-1 update and a store; everything here is
-// inlined into the microkernels at the end of this file, generic functions that are
-// never inlined and that the optimizer specializes for each tile, so the
-// accumulators stay in registers. The update takes row i's value of A at the current step from a
+// inlined into the microkernels (the generic `microkernel` functions below the
+// protocol, never inlined themselves, which the optimizer specializes for each
+// tile), so the accumulators stay in registers. The update takes row i's value of A at the current step from a
 // closure, which inlines into each loop's own addressing. Three loops drive it:
 //  - packed panels: A at the fixed pitch `Blocking.aPitch`, depth contiguous;
 //  - A read in place: each row from its own pointer (a table of MR), the depth as
