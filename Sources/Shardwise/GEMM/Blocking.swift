@@ -152,6 +152,8 @@ package enum Blocking {
         case fourByTwoVectors
         /// 6 rows × 2 vectors: the tile of 16-register ISAs, and AVX-512's for 5 or 6 wanted rows.
         case sixByTwoVectors
+        /// 8 rows × 2 vectors: AVX-512's tile for 7 or 8 wanted rows.
+        case eightByTwoVectors
         /// 12 rows × 2 vectors: AVX-512's full tile.
         case twelveByTwoVectors
     }
@@ -160,18 +162,20 @@ package enum Blocking {
     /// with the least work. On AVX-512 a block with at most 16 wanted columns (the last panel of,
     /// say, 80 output channels: 200 → 230 GFLOP/s on 1×28×28×128 3×3 → 80; read in place,
     /// 1×56×56×64 3×3 → 48 180 → 227) runs the 1-vector tile, and one with at most 6 wanted rows
-    /// (an M tail) the 6-row tile, at most 4 the 4-row tile: each computes its rows and columns
-    /// with the same multiply-adds in the same order, for less work (1×14×14×256 3×3, 196 rows,
-    /// computed 16.5 tiles instead of 17 with the 6-row tile; a row-major A's short last tile,
-    /// read in place, 64³ 182–189 → 196–199 GFLOP/s). The 4-row tile costs 4 cycles a step, the
-    /// 6-row tile 6 (see TwoVectorTiles.swift). Other targets have the 6-row tile and the 4-row one.
+    /// (an M tail) the 6-row tile, at most 8 the 8-row tile, at most 4 the 4-row tile: each
+    /// computes its rows and columns with the same multiply-adds in the same order, for less work
+    /// (1×14×14×256 3×3, 196 rows, computed 16.5 tiles instead of 17 with the 6-row tile; a
+    /// row-major A's short last tile, read in place, 64³ 182–189 → 196–199 GFLOP/s). A tile of R
+    /// rows costs max(R, 4) cycles a step (see TwoVectorTiles.swift). Other targets have the 6-row
+    /// tile and the 4-row one.
     @inline(__always)
     package static func tile(rows: Int, columns: Int) -> Tile {
         #if SHARDWISE_AVX512
         if columns <= Vector.scalarCount { return .twelveByOneVector }
         #endif
         if rows <= 4 { return .fourByTwoVectors }
-        return rows <= 6 || mr == 6 ? .sixByTwoVectors : .twelveByTwoVectors
+        if rows <= 6 || mr == 6 { return .sixByTwoVectors }
+        return rows <= 8 ? .eightByTwoVectors : .twelveByTwoVectors
     }
 
     /// The microkernel of this target (`tile(rows:columns:)`): `depth` rank-1 updates of an
@@ -184,6 +188,7 @@ package enum Blocking {
         case .twelveByOneVector: Shardwise.microkernel(Tile12x1V.self, depth: depth, a: a, b: b, tile: tile)
         case .fourByTwoVectors: Shardwise.microkernel(Tile4x2V.self, depth: depth, a: a, b: b, tile: tile)
         case .sixByTwoVectors: Shardwise.microkernel(Tile6x2V.self, depth: depth, a: a, b: b, tile: tile)
+        case .eightByTwoVectors: Shardwise.microkernel(Tile8x2V.self, depth: depth, a: a, b: b, tile: tile)
         case .twelveByTwoVectors: Shardwise.microkernel(Tile12x2V.self, depth: depth, a: a, b: b, tile: tile)
         }
     }
@@ -203,6 +208,8 @@ package enum Blocking {
             Shardwise.microkernel(Tile4x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
         case .sixByTwoVectors:
             Shardwise.microkernel(Tile6x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+        case .eightByTwoVectors:
+            Shardwise.microkernel(Tile8x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
         case .twelveByTwoVectors:
             Shardwise.microkernel(Tile12x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
         }
@@ -222,6 +229,9 @@ package enum Blocking {
         case .sixByTwoVectors:
             Shardwise.dotTail(Tile6x2V.self, depth: depth, rows: rows, offset: offset, bT: bT, bStride: bStride,
                               count: count, tile: tile)
+        case .eightByTwoVectors:
+            Shardwise.dotTail(Tile8x2V.self, depth: depth, rows: rows, offset: offset, bT: bT, bStride: bStride,
+                              count: count, tile: tile)
         case .twelveByTwoVectors, .twelveByOneVector:
             Shardwise.dotTail(Tile12x2V.self, depth: depth, rows: rows, offset: offset, bT: bT, bStride: bStride,
                               count: count, tile: tile)
@@ -237,6 +247,7 @@ package enum Blocking {
         switch Blocking.tile(rows: rows, columns: nr) {
         case .fourByTwoVectors: Shardwise.microkernel(Tile4x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
         case .sixByTwoVectors: Shardwise.microkernel(Tile6x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
+        case .eightByTwoVectors: Shardwise.microkernel(Tile8x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
         case .twelveByTwoVectors, .twelveByOneVector:
             Shardwise.microkernel(Tile12x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
         }

@@ -60,6 +60,10 @@ import ShardwiseTestSupport
         check(rows: 6) { Shardwise.microkernel(Tile6x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
     }
 
+    @Test func microkernel8x2V() {
+        check(rows: 8) { Shardwise.microkernel(Tile8x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
+    }
+
     @Test func microkernel4x2V() {
         check(rows: 4) { Shardwise.microkernel(Tile4x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
     }
@@ -110,6 +114,7 @@ import ShardwiseTestSupport
         }
         check(Tile4x2V.self)
         check(Tile6x2V.self)
+        check(Tile8x2V.self)
         check(Tile12x2V.self)
     }
 
@@ -118,7 +123,7 @@ import ShardwiseTestSupport
         for rows in 1...Blocking.mr {
             let tile = Blocking.tile(rows: rows, columns: Blocking.nr)
             let expected: Blocking.Tile = rows <= 4 ? .fourByTwoVectors
-                : rows <= 6 ? .sixByTwoVectors : .twelveByTwoVectors
+                : rows <= 6 ? .sixByTwoVectors : rows <= 8 ? .eightByTwoVectors : .twelveByTwoVectors
             #expect(tile == expected, "\(rows) rows")
         }
     }
@@ -139,7 +144,8 @@ import ShardwiseTestSupport
              { Shardwise.microkernel(tile, segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4) },
              runs ? { Shardwise.microkernel(tile, a: $0, runs: $1, bPitch: $2, tile: $3) } : nil)
         }
-        let kernels = [forms(Tile4x2V.self, rows: 4), forms(Tile6x2V.self, rows: 6), forms(Tile12x2V.self, rows: 12),
+        let kernels = [forms(Tile4x2V.self, rows: 4), forms(Tile6x2V.self, rows: 6), forms(Tile8x2V.self, rows: 8),
+                       forms(Tile12x2V.self, rows: 12),
                        forms(Tile12x1V.self, rows: 12, runs: false)]
         let nr = Blocking.nr
         var rng = SeededGenerator(seed: 77)

@@ -1,6 +1,6 @@
 // The loops around a register tile, written once for every tile shape.
 //
-// A register tile (`Tile12x2V`, `Tile6x2V`, `Tile4x2V`, `Tile12x1V`) is a struct of
+// A register tile (`Tile12x2V`, `Tile8x2V`, `Tile6x2V`, `Tile4x2V`, `Tile12x1V`) is a struct of
 // named SIMD accumulators with one rank-1 update and a store; everything here is
 // inlined into the microkernels (the generic `microkernel` functions below the
 // protocol, never inlined themselves, which the optimizer specializes for each
