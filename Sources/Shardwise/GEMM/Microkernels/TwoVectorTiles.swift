@@ -160,33 +160,23 @@ package struct Tile6x2V: RowPairTile {
     }
 }
 
-/// The 16 accumulators of an 8 × 2-vector tile: AVX-512's for an M tail of 7 or 8 rows. (Two
-/// 4-row tiles.)
-package struct Tile8x2V: RowPairTile {
-    var upper = Tile4x2V(), lower = Tile4x2V()
+/// Two tiles stacked, `Half.rows` rows each: the upper's pairs, then the lower's.
+package struct Stacked<Half: RowPairTile>: RowPairTile {
+    var upper = Half(), lower = Half()
 
     package init() {}
 
-    package static var rows: Int { 8 }
+    package static var rows: Int { 2 * Half.rows }
 
     @inline(__always)
     package mutating func forEachPair(_ body: (inout RowPair, Int) -> Void) {
         upper.forEachPair(body)
-        lower.forEachPair { pair, first in body(&pair, first + 4) }
+        lower.forEachPair { pair, first in body(&pair, first + Half.rows) }
     }
 }
 
-/// The 24 accumulators of a 12 × 2-vector tile: AVX-512's full tile. (Two 6-row tiles.)
-package struct Tile12x2V: RowPairTile {
-    var upper = Tile6x2V(), lower = Tile6x2V()
+/// The 16 accumulators of an 8 × 2-vector tile: AVX-512's for an M tail of 7 or 8 rows.
+package typealias Tile8x2V = Stacked<Tile4x2V>
 
-    package init() {}
-
-    package static var rows: Int { 12 }
-
-    @inline(__always)
-    package mutating func forEachPair(_ body: (inout RowPair, Int) -> Void) {
-        upper.forEachPair(body)
-        lower.forEachPair { pair, first in body(&pair, first + 6) }
-    }
-}
+/// The 24 accumulators of a 12 × 2-vector tile: AVX-512's full tile.
+package typealias Tile12x2V = Stacked<Tile6x2V>
