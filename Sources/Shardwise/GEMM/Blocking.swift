@@ -120,6 +120,15 @@ package enum Blocking {
         }
         return 2 * depth * columns * MemoryLayout<Float>.stride <= reachableSets * l2Ways * lineBytes
     }
+    /// The most MR-row tiles of A against which B is read in place whatever its size (see
+    /// `readsBInPlace`): packing B is a pass over all of it, repaid only by many row tiles reading
+    /// it back. Measured on 1 lane, two interleaved runs, packed → in place (GFLOP/s): 8×1024×1024
+    /// 58–59 → 115–117, 12×1024×1024 100–101 → 235–237, 24×1024×1024 143–145 → 233–235,
+    /// 36×1024×1024 168–172 → 229–233, 48×1024×1024 188 → 220–234, 48×2048×512 189–191 →
+    /// 237–252, 24×1000×1000 178–182 → 243–254, 24×2048×1024 120–142 → 168, 36×8192×512 139–151 →
+    /// 176–185. Where B streams from memory at a pitch of 16 KB it was level to slower:
+    /// 24×4096×1024 127 → 118–139, 12×4096×2048 60 → 54–58.
+    package static let fewRowTiles = 4
     /// The L2 cache the table is tuned for (Zen 4 and 5, Skylake-SP: 1 MiB, 16 ways, 64-byte lines).
     static let lineBytes = 64, l2Ways = 16, l2Sets = (1 << 20) / l2Ways / lineBytes
 

@@ -30,7 +30,9 @@
 // packed once per row block. Where that strip is small (`Blocking.readsBInPlace`:
 // 256³, 128³, a 100 × 300 × 300 product) B is not packed either: the microkernel
 // reads its full micropanels from B's own rows at its leading dimension, and only a
-// last micropanel short of NR columns is packed. Both operands then come straight
+// last micropanel short of NR columns is packed. So it does, whatever B's size, when
+// a lane has few rows (`Blocking.fewRowTiles`): each B element then meets so few A
+// rows that a packed copy would be read back only a few times. Both operands then come straight
 // from the caller's memory, as in the small-matrix kernels of libxsmm, and the call
 // copies nothing but that tail.
 //
@@ -85,13 +87,17 @@ package enum BOperand: @unchecked Sendable {
     }
 
     /// B's rows, when the full micropanels of a whole-depth strip `columns` wide are read from them
-    /// in place (A's rows being read in place too): a row-major strided B that
-    /// `Blocking.readsBInPlace` finds small enough.
-    package func rowsInPlace(depth: Int, columns: Int, readsAInPlace: Bool) -> (base: UnsafePointer<Float>, pitch: Int)? {
+    /// in place against `rows` rows of A (read in place too): a row-major strided B that
+    /// `Blocking.readsBInPlace` finds small enough, or any, against at most
+    /// `Blocking.fewRowTiles` tiles of A.
+    package func rowsInPlace(depth: Int, columns: Int, rows: Int, readsAInPlace: Bool)
+        -> (base: UnsafePointer<Float>, pitch: Int)? {
         guard readsAInPlace, Blocking.readsAInPlace(columns: columns), case .strided(let matrix) = self,
-              let rows = matrix.rowsInPlace, Blocking.readsBInPlace(depth: depth, columns: columns, pitch: rows.pitch)
+              let bRows = matrix.rowsInPlace,
+              rows <= Blocking.fewRowTiles * Blocking.mr
+                || Blocking.readsBInPlace(depth: depth, columns: columns, pitch: bRows.pitch)
         else { return nil }
-        return rows
+        return bRows
     }
 }
 
@@ -253,7 +259,8 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
             for jc in stride(from: columns.lowerBound, to: columns.upperBound, by: wholeDepthColumns) {
                 let jcEnd = Swift.min(jc + wholeDepthColumns, columns.upperBound)
                 let panels = (jcEnd - jc + nr - 1) / nr
-                let bRows = b.rowsInPlace(depth: depth, columns: jcEnd - jc, readsAInPlace: a.rowsInPlace != nil)
+                let bRows = b.rowsInPlace(depth: depth, columns: jcEnd - jc, rows: rows.count,
+                                          readsAInPlace: a.rowsInPlace != nil)
                 // The strip's micropanels are packed from `packFrom` on: all of them, or, where B is
                 // read in place, only a last one short of NR columns.
                 let packFrom = bRows == nil ? jc : jc + (jcEnd - jc) / nr * nr

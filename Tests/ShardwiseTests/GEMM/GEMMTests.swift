@@ -153,15 +153,17 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
         }
     }
 
-    /// A small row-major B is read in place (its full micropanels; a last one short of NR columns
-    /// is packed): the result matches the reference, with B's rows padded, every epilogue and lane
+    /// A small row-major B, or any against few rows of A, is read in place (its full micropanels; a
+    /// last one short of NR columns is packed): the result matches the reference, with B's rows padded, every epilogue and lane
     /// counts, and has the same bits as the packed path given the same B stored transposed.
     @Test func bReadInPlaceOrPacked() throws {
         let nr = Blocking.nr, mr = Blocking.mr, widest = Blocking.inPlaceColumns
         let shapes = [(1, nr, 1), (mr + 1, nr + 1, 7), (2 * mr + 5, 3 * nr - 5, 300), (3 * mr, widest, 256),
-                      (37, widest + 9, 129), (mr - 1, 2 * widest + nr, 64), (50, 5, 40)]
+                      (37, widest + 9, 129), (mr - 1, 2 * widest + nr, 64), (50, 5, 40), (mr + 5, widest, 1100),
+                      (2 * mr, 2 * widest + 3, 700)]
         for (index, (m, n, k)) in shapes.enumerated() {
-            #expect(Blocking.readsBInPlace(depth: k, columns: Swift.min(n, widest), pitch: n + 3), "m=\(m) n=\(n) k=\(k)")
+            #expect(m <= Blocking.fewRowTiles * mr || Blocking.readsBInPlace(depth: k, columns: Swift.min(n, widest),
+                                                                              pitch: n + 3), "m=\(m) n=\(n) k=\(k)")
             let failure = try checkGEMM(m: m, n: n, k: k, padA: 2, padB: 3, padC: 1, beta: index == 2 ? 0.5 : 0,
                                         bias: index % 2 == 0, activation: index == 3 ? .relu6 : .none,
                                         lanes: index % 3 == 0 ? .serial : .fixed(index % 3 + 1), seed: UInt64(index + 90))
@@ -207,10 +209,16 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
         b.withUnsafeBufferPointer { b in
             let rowMajor = BOperand.strided(StridedMatrix(base: b.baseAddress!, leadingDimension: 256, transposed: false))
             let transposed = BOperand.strided(StridedMatrix(base: b.baseAddress!, leadingDimension: 256, transposed: true))
-            #expect(rowMajor.rowsInPlace(depth: 256, columns: columns, readsAInPlace: true) != nil)
-            #expect(rowMajor.rowsInPlace(depth: 256, columns: columns, readsAInPlace: false) == nil)
-            #expect(rowMajor.rowsInPlace(depth: 8, columns: columns + Blocking.nr, readsAInPlace: true) == nil)
-            #expect(transposed.rowsInPlace(depth: 256, columns: columns, readsAInPlace: true) == nil)
+            let many = 100 * Blocking.mr, few = Blocking.fewRowTiles * Blocking.mr
+            #expect(rowMajor.rowsInPlace(depth: 256, columns: columns, rows: many, readsAInPlace: true) != nil)
+            #expect(rowMajor.rowsInPlace(depth: 256, columns: columns, rows: many, readsAInPlace: false) == nil)
+            #expect(rowMajor.rowsInPlace(depth: 8, columns: columns + Blocking.nr, rows: few, readsAInPlace: true) == nil)
+            #expect(transposed.rowsInPlace(depth: 256, columns: columns, rows: few, readsAInPlace: true) == nil)
+            // A strip too large for the cache rule (rows 4 KB apart), against few rows of A, then more.
+            let apart = BOperand.strided(StridedMatrix(base: b.baseAddress!, leadingDimension: 1024, transposed: false))
+            #expect(!Blocking.readsBInPlace(depth: 256, columns: columns, pitch: 1024))
+            #expect(apart.rowsInPlace(depth: 256, columns: columns, rows: few, readsAInPlace: true) != nil)
+            #expect(apart.rowsInPlace(depth: 256, columns: columns, rows: few + 1, readsAInPlace: true) == nil)
         }
     }
 
