@@ -126,9 +126,9 @@ public final class Conv2D: Sendable {
     ///
     /// It is bounded by lanes × (max(MC × aPitch, a band's 512 KiB + MR × aPitch) + MR × NR) floats
     /// whatever the batch size (MR × aPitch: the dot-product tail's staging block, for output
-    /// channels that end in one; see DotTail.swift): the patch matrix is never materialized. For a depthwise layer, the bytes of
-    /// the one copy of its filter and bias that a call makes at most (for an input that is not
-    /// vector-aligned, see DepthwiseConvolution.swift).
+    /// channels that end in one; see DotTail.swift): the patch matrix is never materialized. For a
+    /// depthwise layer, the bytes of the one copy of its filter and bias that a call makes at most
+    /// (for an input that is not vector-aligned, see DepthwiseConvolution.swift).
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let s = try gemmShape(forInput: shape)
         if let weights = depthwiseWeights { return weights.alignedCopyBytes }

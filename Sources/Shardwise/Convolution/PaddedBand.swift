@@ -171,7 +171,7 @@ struct PaddedBand: Sendable {
         let tile = workspace + workspaceFloats - mr * nr
         let pitch = w.stride * channels
         let blockDepth = Blocking.depthBlock(depth)
-        let dotTail = DotTailColumns(of: filter)
+        let dotTail = DotTailColumns(of: filter, within: columns)
         let staged = workspace + filledRows * rowFloats
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc + mr) { tables in
             let table = tables.baseAddress!, stagedRows = UnsafePointer(table + Blocking.mc)

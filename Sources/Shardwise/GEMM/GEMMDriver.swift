@@ -108,9 +108,9 @@ package struct DotTailColumns {
     package var stride: Int
     package var columns: Range<Int>
 
-    /// The dot-product tail of `matrix`, if it has one.
-    package init?(of matrix: PackedMatrix) {
-        guard let tail = matrix.tail else { return nil }
+    /// The dot-product tail of `matrix`, if it has one and it starts among `columns` (a shard's).
+    package init?(of matrix: PackedMatrix, within shard: Range<Int>) {
+        guard let tail = matrix.tail, shard.contains(matrix.tailColumns.lowerBound) else { return nil }
         (bT, stride, columns) = (UnsafePointer(tail), matrix.depth, matrix.tailColumns)
     }
 }
@@ -240,13 +240,15 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
     let block = Macrokernel(a: a, c: c, ldc: ldc, epilogue: epilogue, workspace: workspace, depth: depth)
     switch b {
     case .packed, .patchesInPlace:
+        var dotTail: DotTailColumns?
+        if case .packed(let packed) = b { dotTail = DotTailColumns(of: packed, within: columns) }
         for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
             for pc in stride(from: 0, to: depth, by: kc) {
                 let rowBlock = ic..<Swift.min(ic + mc, rows.upperBound), depthBlock = Swift.min(kc, depth - pc)
                 if case .packed(let packed) = b {
                     let bBlock = packed.block(k0: pc) + (columns.lowerBound / nr) * nr * depthBlock
                     block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: columns, bBlock: bBlock,
-                              dotTail: DotTailColumns(of: packed))
+                              dotTail: dotTail)
                 } else if case .patchesInPlace(let patches) = b {
                     block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: columns, readingB: patches)
                 }

@@ -30,8 +30,9 @@
 // in a tile of 1). On AVX-512 an 8-row tile takes a tail of 7 or 8 rows (32, 128
 // or 392 rows end in 8) for 8 cycles a step instead of 12.
 //
-// Each tile is a row of `RowPair`s, each pair two rows' accumulators as named
-// fields, with methods that are always inlined; the loads go through raw pointers.
+// Each tile is a column of `RowPair`s, each pair two rows' accumulators as named
+// fields, joined two tiles at a time (`Joined`: 4 = 2 + 2, 6 = 4 + 2, 8 = 4 + 4,
+// 12 = 6 + 6), with methods that are always inlined; the loads go through raw pointers.
 // LLVM then keeps every accumulator in a register. Passing SIMD values into a
 // non-inlined function instead, or unrolling K by hand (LLVM already unrolls it by
 // two), spilled and ran 25–30 % slower when this was measured.
@@ -40,6 +41,9 @@
 package struct RowPair {
     var first0 = Vector(), first1 = Vector()
     var second0 = Vector(), second1 = Vector()
+
+    /// Two rows of zeros.
+    package init() {}
 
     /// The B row of one depth step: NR floats at `b`, as two vectors.
     @inline(__always)
@@ -129,54 +133,39 @@ extension RowPairTile {
     }
 }
 
-/// The 8 accumulators of a 4 × 2-vector tile: an M tail of at most 4 rows.
-package struct Tile4x2V: RowPairTile {
-    var p0 = RowPair(), p1 = RowPair()
-
-    package init() {}
-
-    package static var rows: Int { 4 }
+/// One row pair is the smallest tile: the unit the others are joined from.
+extension RowPair: RowPairTile {
+    package static var rows: Int { 2 }
 
     @inline(__always)
     package mutating func forEachPair(_ body: (inout RowPair, Int) -> Void) {
-        body(&p0, 0)
-        body(&p1, 2)
+        body(&self, 0)
     }
 }
 
-/// The 12 accumulators of a 6 × 2-vector tile: the full tile of 16-register ISAs. (A 4-row tile
-/// and one more pair.)
-package struct Tile6x2V: RowPairTile {
-    var four = Tile4x2V(), p2 = RowPair()
+/// Two tiles one above the other: the upper's rows, then the lower's.
+package struct Joined<Upper: RowPairTile, Lower: RowPairTile>: RowPairTile {
+    var upper = Upper(), lower = Lower()
 
     package init() {}
 
-    package static var rows: Int { 6 }
-
-    @inline(__always)
-    package mutating func forEachPair(_ body: (inout RowPair, Int) -> Void) {
-        four.forEachPair(body)
-        body(&p2, 4)
-    }
-}
-
-/// Two tiles stacked, `Half.rows` rows each: the upper's pairs, then the lower's.
-package struct Stacked<Half: RowPairTile>: RowPairTile {
-    var upper = Half(), lower = Half()
-
-    package init() {}
-
-    package static var rows: Int { 2 * Half.rows }
+    package static var rows: Int { Upper.rows + Lower.rows }
 
     @inline(__always)
     package mutating func forEachPair(_ body: (inout RowPair, Int) -> Void) {
         upper.forEachPair(body)
-        lower.forEachPair { pair, first in body(&pair, first + Half.rows) }
+        lower.forEachPair { pair, first in body(&pair, first + Upper.rows) }
     }
 }
 
+/// The 8 accumulators of a 4 × 2-vector tile: an M tail of at most 4 rows.
+package typealias Tile4x2V = Joined<RowPair, RowPair>
+
+/// The 12 accumulators of a 6 × 2-vector tile: the full tile of 16-register ISAs.
+package typealias Tile6x2V = Joined<Tile4x2V, RowPair>
+
 /// The 16 accumulators of an 8 × 2-vector tile: AVX-512's for an M tail of 7 or 8 rows.
-package typealias Tile8x2V = Stacked<Tile4x2V>
+package typealias Tile8x2V = Joined<Tile4x2V, Tile4x2V>
 
 /// The 24 accumulators of a 12 × 2-vector tile: AVX-512's full tile.
-package typealias Tile12x2V = Stacked<Tile6x2V>
+package typealias Tile12x2V = Joined<Tile6x2V, Tile6x2V>
