@@ -61,7 +61,8 @@ public struct Lanes: Sendable {
 
     /// One lane, on the caller's thread.
     public static let serial = Lanes(policy: .serial, executor: DispatchLaneExecutor())
-    /// As many lanes as active processors; the planner may use fewer when splitting does not pay.
+    /// One lane per processor this process may use (`processorCount`: on Linux its affinity mask
+    /// and CPU quota count); the planner may use fewer when splitting does not pay.
     public static let automatic = Lanes(policy: .automatic, executor: DispatchLaneExecutor())
 
     /// Exactly `count` lanes where the work divides that finely (the plan may use fewer
@@ -98,8 +99,10 @@ public struct Lanes: Sendable {
     /// huge planned shape asked for billions of shards and aborted on the allocation.
     package static let limit = 4096
 
-    /// The active processor count, read once (glibc answers `sysconf` by reading /sys: ~5 µs).
-    public static let processorCount: Int = Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// The processors this process may use, read once: on Linux the least of the online
+    /// processors, those in its affinity mask and its cgroup's CPU quota (rounded up); elsewhere
+    /// the online processors. `automatic` uses this many lanes.
+    public static var processorCount: Int { ProcessorCount.usable }
 
     /// Runs `plan.laneCount` lanes that claim the plan's shards in order until none is left. A
     /// lane that claims one calls `body` once, with `next`, which returns the lane's next shard or
