@@ -1,5 +1,9 @@
 import numpy as np, onnx, onnxruntime as ort, time, sys
 from onnx import helper, TensorProto
+def model(graph):
+    # IR version 8 (ONNX 1.10), which every ONNX Runtime since 1.10 reads: a newer onnx package
+    # would otherwise stamp a version an older runtime rejects.
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)], ir_version=8)
 def conv_model(n,h,w,c,k,kh,stride,groups=1):
     # NCHW for ORT; same FLOPs
     W = np.random.rand(k, c//groups, kh, kh).astype(np.float32)
@@ -8,13 +12,13 @@ def conv_model(n,h,w,c,k,kh,stride,groups=1):
     g = helper.make_graph([node], 'g', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [n,c,h,w])],
         [helper.make_tensor_value_info('y', TensorProto.FLOAT, None)],
         [helper.make_tensor('W', TensorProto.FLOAT, W.shape, W.flatten()), helper.make_tensor('B', TensorProto.FLOAT, B.shape, B)])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)])
+    return model(g)
 def gemm_model(m,n,k):
     B = np.random.rand(k,n).astype(np.float32)
     node = helper.make_node('MatMul', ['a','B'], ['y'])
     g = helper.make_graph([node], 'g', [helper.make_tensor_value_info('a', TensorProto.FLOAT, [m,k])],
         [helper.make_tensor_value_info('y', TensorProto.FLOAT, None)], [helper.make_tensor('B', TensorProto.FLOAT, B.shape, B.flatten())])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)])
+    return model(g)
 def median_seconds(call):
     """5 warm-up calls, then the median over 7 samples of the mean time of back-to-back calls
     filling at least 50 ms."""

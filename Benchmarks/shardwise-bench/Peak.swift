@@ -11,16 +11,19 @@
 // the step is a multiply then an add, still counted as 2 FLOPs per lane: that
 // loop's rate is what the kernels' separate multiply-add can reach.
 //
-// The per-lane peak is the single-thread rate; the all-lanes peak runs the same
-// loop on every core at once (`concurrentPerform`), for information: it shows
-// whether the cores share a clock or power budget. The benchmark's peak fractions
-// use per-lane peak × lanes given.
+// The per-lane peak is the single-thread rate. The same loop also runs on n lanes
+// at once, through the executor that runs the cases, for every lane count the run
+// uses: what n cores really deliver together. On a many-core Xeon their clock drops
+// as more cores run AVX-512, and a virtual machine's cores may share physical ones,
+// so n lanes' peak can be far below n × the per-lane peak; a case's scaling over one
+// lane is read against the loop's own. The `% peak` fractions use per-lane peak ×
+// lanes given; `lanes_peak_fraction` uses the loop measured on that many lanes.
 //
 // Copy bandwidth: one thread copies a 64 MiB buffer into another with memcpy
 // (`copyMemory`); bytes counted are read + written (2 × 64 MiB), STREAM's
 // convention, the same one the skinny-GEMM GB/s figures use.
 
-import Dispatch
+import Shardwise
 
 #if SHARDWISE_AVX512
 /// The widest SIMD vector of the target.
@@ -46,7 +49,10 @@ struct MachineProfile: Sendable {
     /// Single-thread FP32 FMA peak, GFLOP/s.
     let peakPerLane: Double
     /// The same loop on every core at once, GFLOP/s in total.
-    let peakAllLanes: Double
+    var peakAllLanes: Double { peak(onLanes: cores) }
+    /// The loop on n lanes at once through the run's executor, for each lane count from 2 to
+    /// `cores` that the run uses (and `cores`).
+    let jointPeaks: [Int: JointPeak]
     /// Single-thread memcpy bandwidth, GB/s (read + write bytes).
     let copyBandwidth: Double
     /// What ran the lanes: `dispatch` or `spin` (`--executor`).
@@ -57,6 +63,25 @@ struct MachineProfile: Sendable {
     let isa: String
     /// The peak loop, described: `16 chains of SIMD16<Float>, fused multiply-add`.
     let peakLoop: String
+
+    /// What the loop reached on `lanes` lanes at once (capped at `cores`): measured where the
+    /// run used that count, else per-lane peak × lanes.
+    func peak(onLanes lanes: Int) -> Double {
+        let lanes = Swift.min(lanes, cores)
+        return lanes == 1 ? peakPerLane : jointPeaks[lanes]?.equalWork ?? peakPerLane * Double(lanes)
+    }
+}
+
+/// The FMA loop run on several lanes at once, GFLOP/s.
+struct JointPeak: Sendable {
+    /// In total, equal work per lane, timed until the last lane finished (best trial).
+    let equalWork: Double
+    /// The slowest lane's own best rate.
+    let slowestLane: Double
+    /// The fastest lane's own best rate.
+    let fastestLane: Double
+    /// The lanes' own best rates, summed: what the lanes could do with work shared dynamically.
+    let summed: Double
 }
 
 /// One step of a chain: `y + a · x`, fused where the target has a single FMA instruction.
@@ -118,27 +143,35 @@ enum MachineProbe {
         return best
     }
 
-    /// Best GFLOP/s in total over `trials` runs of the loop on `lanes` threads at once.
-    static func peakAllLanes(lanes: Int, seconds: Double, trials: Int) -> Double {
+    /// The loop on `lanes` lanes at once, run by `executor` (the spinning one starts them within
+    /// microseconds of each other), `trials` times: the best total rate with equal work per lane
+    /// (timed until the last lane finishes, as a static split of work is), and each lane's own best
+    /// rate (timed by the lane itself), whose spread shows lanes that are persistently slower.
+    static func peak(onLanes lanes: Int, executor: any LaneExecutor, seconds: Double, trials: Int) -> JointPeak {
         let operands = makeOperands()
         defer { operands.deallocate() }
         let iterations = calibrate(seconds: seconds, operands: operands)
-        let sinks = UnsafeMutablePointer<Float>.allocate(capacity: lanes * 16)
-        sinks.initialize(repeating: 0, count: lanes * 16)
-        defer { sinks.deallocate() }
-        // Each thread writes only its own slot (64 bytes apart); both buffers outlive the call.
-        nonisolated(unsafe) let sharedOperands = UnsafePointer(operands), sharedSinks = sinks
+        let laneFlops = Double(iterations) * flopsPerIteration
+        // One 64-byte slot per lane: its sink and its own best rate. Each lane writes only its own
+        // slot; both buffers outlive the call.
+        let slots = UnsafeMutablePointer<Double>.allocate(capacity: lanes * 8)
+        slots.initialize(repeating: 0, count: lanes * 8)
+        defer { slots.deallocate() }
+        nonisolated(unsafe) let sharedOperands = UnsafePointer(operands), sharedSlots = slots
         var best = 0.0
         for _ in 0..<trials {
             let start = Clock.now()
-            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                sharedSinks[lane * 16] += fmaChains(iterations: iterations, operands: sharedOperands)
+            executor.run(count: lanes) { lane in
+                let laneStart = Clock.now()
+                sharedSlots[lane * 8] += Double(fmaChains(iterations: iterations, operands: sharedOperands))
+                sharedSlots[lane * 8 + 1] = Swift.max(sharedSlots[lane * 8 + 1], laneFlops / (Clock.now() - laneStart) * 1e-9)
             }
-            let seconds = Clock.now() - start
-            best = Swift.max(best, Double(lanes) * Double(iterations) * flopsPerIteration / seconds * 1e-9)
+            best = Swift.max(best, Double(lanes) * laneFlops / (Clock.now() - start) * 1e-9)
         }
-        blackHole(sinks[0])
-        return best
+        blackHole(Float(slots[0]))
+        let laneBests = (0..<lanes).map { slots[$0 * 8 + 1] }
+        return JointPeak(equalWork: best, slowestLane: laneBests.min()!, fastestLane: laneBests.max()!,
+                         summed: laneBests.reduce(0, +))
     }
 
     /// Best single-thread copy bandwidth, GB/s (read + write), over `trials` copies of `bytes`.

@@ -19,7 +19,13 @@
 //            speedup_over_reference (reference_ms over median_ms);
 //            extras: lanes_setting ("2" or "auto"), lanes_used (the plan's), plan (its
 //            description), flops, verification (full|sampled), verification_detail,
-//            tolerance, min_ms, max_ms, repetitions, calls_per_repetition, error.
+//            tolerance, min_ms, max_ms, repetitions, calls_per_repetition, error,
+//            lanes_peak_fraction (gflops over the FMA loop measured on that many lanes at
+//            once), speedup_over_one_lane (the case's 1-lane median over this one; null
+//            without a 1-lane setting).
+//   machine extras: peak_gflops_by_lanes ({"16": {equal_work, slowest_lane, fastest_lane,
+//            summed}, …}: the FMA loop on n lanes at once, through the run's executor; see
+//            JointPeak).
 
 import Shardwise
 
@@ -31,6 +37,10 @@ struct CaseResult {
     let flops: Double
     /// The per-lane peak the fraction is taken against.
     let peakPerLane: Double
+    /// The FMA loop measured on the lanes the call was given, all at once.
+    let lanesPeak: Double
+    /// The median at 1 lane of the same case, when the run has that setting.
+    var oneLaneSeconds: Double?
     /// The plan the library chose (nil when the call failed before planning).
     var plan: ShardPlan?
     var workspaceBytes: Int?
@@ -49,11 +59,12 @@ struct CaseResult {
     /// A library error that stopped the case.
     var error: String?
 
-    init(benchCase: BenchCase, setting: LaneSetting, flops: Double, peakPerLane: Double) {
+    init(benchCase: BenchCase, setting: LaneSetting, flops: Double, peakPerLane: Double, lanesPeak: Double) {
         self.benchCase = benchCase
         self.setting = setting
         self.flops = flops
         self.peakPerLane = peakPerLane
+        self.lanesPeak = lanesPeak
     }
 
     /// Verified: no error and the output within tolerance.
@@ -61,6 +72,13 @@ struct CaseResult {
     var gflops: Double? { timing.map { flops / $0.medianSeconds * 1e-9 } }
     /// GFLOP/s over the peak of the lanes the call was given (per-lane peak × `setting.maximum`).
     var peakFraction: Double? { gflops.map { $0 / (peakPerLane * Double(setting.maximum)) } }
+    /// GFLOP/s over what the FMA loop reached on that many lanes at once.
+    var lanesPeakFraction: Double? { gflops.map { $0 / lanesPeak } }
+    /// How many times faster than the same case on one lane.
+    var speedupOverOneLane: Double? {
+        guard let oneLaneSeconds, let timing else { return nil }
+        return oneLaneSeconds / timing.medianSeconds
+    }
     var gbytesPerSecond: Double? {
         guard let bytes = skinnyBytes, let timing else { return nil }
         return Double(bytes) / timing.medianSeconds * 1e-9
@@ -125,6 +143,23 @@ enum ConsoleReport {
         }
         var lines = [render(headers), String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))]
         lines += rows.map(render)
+        return lines.joined(separator: "\n")
+    }
+
+    /// For each case run at 1 lane and at more: its speed-up at each other setting beside the
+    /// FMA loop's own on that many lanes, and the fraction of the loop's joint rate it reached.
+    /// Empty when no case has both.
+    static func scaling(_ results: [CaseResult], machine: MachineProfile) -> String {
+        let scaled = results.filter { $0.setting != .fixed(1) && $0.speedupOverOneLane != nil }
+        guard !scaled.isEmpty else { return "" }
+        var lines = ["lane scaling: speed-up over 1 lane (the FMA loop's own on that many lanes), "
+            + "and % of the loop's joint rate"]
+        for r in scaled {
+            guard let speedup = r.speedupOverOneLane, let fraction = r.lanesPeakFraction else { continue }
+            let loop = machine.peak(onLanes: r.setting.maximum) / machine.peakPerLane
+            lines.append("  \(r.benchCase.label)  lanes \(r.setting.label): \(Format.fixed(speedup, 2))× "
+                + "(\(Format.fixed(loop, 2))×), \(Format.fixed(fraction * 100, 1)) %")
+        }
         return lines.joined(separator: "\n")
     }
 }
@@ -212,6 +247,13 @@ enum JSONReport {
             ("quick", .bool(quick)),
             ("shapes_file", shapes.map { .string($0) } ?? .null),
             ("input_offset_floats", optional(inputOffset, JSON.integer)),
+            ("peak_gflops_by_lanes", .object(m.jointPeaks.keys.sorted().map { lanes in
+                let joint = m.jointPeaks[lanes]!
+                return ("\(lanes)", .object([
+                    ("equal_work", .number(joint.equalWork)), ("slowest_lane", .number(joint.slowestLane)),
+                    ("fastest_lane", .number(joint.fastestLane)), ("summed", .number(joint.summed)),
+                ]))
+            })),
         ])
         return JSON.object([("machine", machine), ("results", .array(results.map(result)))]).rendered() + "\n"
     }
@@ -248,6 +290,8 @@ enum JSONReport {
             ("repetitions", optional(r.timing?.repetitions, JSON.integer)),
             ("calls_per_repetition", optional(r.timing?.callsPerRepetition, JSON.integer)),
             ("error", optional(r.error, JSON.string)),
+            ("lanes_peak_fraction", .number(r.lanesPeakFraction)),
+            ("speedup_over_one_lane", .number(r.speedupOverOneLane)),
         ]
         return .object(contract + extras)
     }

@@ -80,10 +80,14 @@ let cores = Lanes.processorCount
 let peakSeconds = options.quick ? 0.005 : 0.01, peakTrials = options.quick ? 30 : 60
 
 Console.say("shardwise-bench: measuring the machine…")
+/// Lane counts whose joint peak is measured: those the run gives (capped at the cores), and all cores.
+let peakLaneCounts = Set(options.lanes.map { Swift.min($0.maximum, cores) } + [cores]).filter { $0 > 1 }.sorted()
 let machine = MachineProfile(
     cores: cores,
     peakPerLane: MachineProbe.peakPerLane(seconds: peakSeconds, trials: peakTrials),
-    peakAllLanes: MachineProbe.peakAllLanes(lanes: cores, seconds: peakSeconds, trials: peakTrials),
+    jointPeaks: Dictionary(uniqueKeysWithValues: peakLaneCounts.map { lanes in
+        (lanes, MachineProbe.peak(onLanes: lanes, executor: options.executor.executor, seconds: peakSeconds, trials: peakTrials))
+    }),
     copyBandwidth: MachineProbe.copyBandwidth(trials: options.quick ? 5 : 10),
     executor: options.executor.rawValue,
     targetCPU: Console.environment("SHARDWISE_TARGET_CPU").flatMap { $0.isEmpty ? nil : $0 } ?? "native",
@@ -95,6 +99,13 @@ Console.say("machine: \(machine.cores) cores · isa \(machine.isa) · target-cpu
     + "\(Format.fixed(machine.peakAllLanes, 1)) on \(machine.cores) lanes (\(machine.peakLoop)) · "
     + "copy \(Format.fixed(machine.copyBandwidth, 1)) GB/s · executor \(machine.executor)"
     + (options.inputOffset.map { " · layer inputs \($0) floats past a 64-byte boundary" } ?? ""))
+for lanes in peakLaneCounts {
+    let joint = machine.jointPeaks[lanes]!
+    Console.say("FMA loop on \(lanes) lanes at once: \(Format.fixed(joint.equalWork, 0)) GFLOP/s with equal work "
+        + "(\(Format.fixed(joint.equalWork / machine.peakPerLane, 2))× one lane); lanes' own rates "
+        + "\(Format.fixed(joint.slowestLane, 0))–\(Format.fixed(joint.fastestLane, 0)), "
+        + "summed \(Format.fixed(joint.summed, 0)) (\(Format.fixed(joint.summed / machine.peakPerLane, 2))×)")
+}
 Console.say("cases: \(cases.count) × lanes [\(options.lanes.map(\.label).joined(separator: ","))]"
     + (options.quick ? " (quick)" : "") + " · timing: warm-up, median of \(timingSettings.repetitions) "
     + "repetitions ≥ \(Format.fixed(timingSettings.minimumRepetitionSeconds * 1e3, 0)) ms"
@@ -108,7 +119,8 @@ for benchCase in cases {
     // validate() passed, so the geometry resolves.
     let flops = (try? benchCase.flops()) ?? 0
     func result(_ setting: LaneSetting) -> CaseResult {
-        CaseResult(benchCase: benchCase, setting: setting, flops: flops, peakPerLane: machine.peakPerLane)
+        CaseResult(benchCase: benchCase, setting: setting, flops: flops, peakPerLane: machine.peakPerLane,
+                   lanesPeak: machine.peak(onLanes: setting.maximum))
     }
     func report(_ r: CaseResult) {
         results.append(r)
@@ -163,12 +175,22 @@ for benchCase in cases {
         }
         report(r)
     }
+    // Scaling against this case's 1-lane median, where the run has one.
+    let settings = results.indices.suffix(options.lanes.count)
+    if let oneLane = settings.first(where: { results[$0].setting == .fixed(1) }).flatMap({ results[$0].timing }) {
+        for index in settings { results[index].oneLaneSeconds = oneLane.medianSeconds }
+    }
 }
 
 // MARK: - 4. Reports
 
 Console.say()
 Console.say(ConsoleReport.table(results))
+let scaling = ConsoleReport.scaling(results, machine: machine)
+if !scaling.isEmpty {
+    Console.say()
+    Console.say(scaling)
+}
 let failures = results.filter { !$0.verified }
 let differing = results.filter { $0.bitwiseEqualAcrossLanes == false }
 Console.say()
