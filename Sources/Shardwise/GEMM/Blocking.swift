@@ -98,6 +98,23 @@ package enum Blocking {
         return readsAInPlace ? Swift.min(fits, inPlaceColumns) : fits
     }
 
+    /// Columns of each strip in which the driver reads a pre-packed B against a row-major A (A's
+    /// rows read in place, so a strip costs no packing): `inPlaceColumns` when there are several
+    /// row blocks and several depth blocks and a row block's strip of C across all the columns
+    /// (MC × columns floats) takes a quarter of L2 or more, else all the columns at once. With IC
+    /// outside PC, that strip of C must stay in cache across its depth blocks; across 2048 columns
+    /// it does not (768 KB beside the A block), and C is read and written from L3 once per depth
+    /// block. Measured on 1 lane, two interleaved runs, all columns → strips (GFLOP/s): dense
+    /// 2048×2048→2048 209–218 → 248, 1024×4096→4096 208–214 → 244–245, 1024×2048→1536 227 →
+    /// 246–248, 1024×1536→2048 225–229 → 251–260, 1024×2048→1280 213–236 → 242–253; 1024 columns
+    /// level (1024×2048→1024, 231–251 either way). Level in strips where the rule keeps all the
+    /// columns: one depth block (1024×1024→2048, 4096×1152→2048), one row block (96×2048→2048,
+    /// 215–227 in strips), and 1×1 convolutions to 512 and 1024 channels.
+    package static func packedStripColumns(rows: Int, depth: Int, columns: Int) -> Int {
+        let stripOfC = mc * columns * MemoryLayout<Float>.stride
+        return rows > mc && depth > kc && 4 * stripOfC >= l2Sets * l2Ways * lineBytes ? inPlaceColumns : columns
+    }
+
     /// Whether the full B micropanels of a whole-depth strip `columns` wide are read in place from a
     /// row-major B whose rows lie `pitch` floats apart, rather than packed (A's rows read in place
     /// too): when the strip takes at most half of the L2 lines B's rows can reach. Packing a B that

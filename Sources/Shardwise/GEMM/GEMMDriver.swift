@@ -242,15 +242,23 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
     case .packed, .patchesInPlace:
         var dotTail: DotTailColumns?
         if case .packed(let packed) = b { dotTail = DotTailColumns(of: packed, within: columns) }
-        for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
-            for pc in stride(from: 0, to: depth, by: kc) {
-                let rowBlock = ic..<Swift.min(ic + mc, rows.upperBound), depthBlock = Swift.min(kc, depth - pc)
-                if case .packed(let packed) = b {
-                    let bBlock = packed.block(k0: pc) + (columns.lowerBound / nr) * nr * depthBlock
-                    block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: columns, bBlock: bBlock,
-                              dotTail: dotTail)
-                } else if case .patchesInPlace(let patches) = b {
-                    block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: columns, readingB: patches)
+        // Pre-packed weights against a row-major A: wide and deep ones in strips (see Blocking).
+        var strip = columns.count
+        if case .packed = b, a.rowsInPlace != nil {
+            strip = Blocking.packedStripColumns(rows: rows.count, depth: depth, columns: columns.count)
+        }
+        for jc in stride(from: columns.lowerBound, to: columns.upperBound, by: strip) {
+            let stripColumns = jc..<Swift.min(jc + strip, columns.upperBound)
+            for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
+                for pc in stride(from: 0, to: depth, by: kc) {
+                    let rowBlock = ic..<Swift.min(ic + mc, rows.upperBound), depthBlock = Swift.min(kc, depth - pc)
+                    if case .packed(let packed) = b {
+                        let bBlock = packed.block(k0: pc) + (stripColumns.lowerBound / nr) * nr * depthBlock
+                        block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: stripColumns, bBlock: bBlock,
+                                  dotTail: dotTail)
+                    } else if case .patchesInPlace(let patches) = b {
+                        block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: stripColumns, readingB: patches)
+                    }
                 }
             }
         }

@@ -313,6 +313,45 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
         }
     }
 
+    /// A wide and deep pre-packed B against a row-major A, over several row blocks, is read in
+    /// strips of `inPlaceColumns` (`Blocking.packedStripColumns`): against the reference, ending in
+    /// a dot-product tail and in a partial micropanel, at 1 and 3 lanes; with the same bits as the
+    /// same product with A packed (transposed), which reads all the columns at once.
+    @Test func prePackedBInStrips() throws {
+        let nr = Blocking.nr, m = Blocking.mc + Blocking.mr + 1, k = Blocking.kc + 1
+        #expect(Blocking.packedStripColumns(rows: Blocking.mc, depth: k, columns: 4096) == 4096)
+        #expect(Blocking.packedStripColumns(rows: m, depth: Blocking.kc, columns: 4096) == 4096)
+        let panels = (1...).first { Blocking.packedStripColumns(rows: m, depth: k, columns: $0 * nr) < $0 * nr }!
+        #expect(Blocking.packedStripColumns(rows: m, depth: k, columns: (panels - 1) * nr) == (panels - 1) * nr)
+        for (index, n) in [panels * nr + DotTail.maximumColumns, panels * nr + DotTail.maximumColumns + 1].enumerated() {
+            #expect(Blocking.packedStripColumns(rows: m, depth: k, columns: n) == Blocking.inPlaceColumns)
+            #expect(DotTail.columns(of: n, depth: k).isEmpty == (index == 1), "n=\(n)")
+            let failure = try checkGEMM(m: m, n: n, k: k, padA: 1, padC: 2, beta: index == 1 ? 0.5 : 0, bias: true,
+                                        activation: .relu, lanes: index == 0 ? .serial : .fixed(3), packed: true,
+                                        seed: UInt64(index + 70))
+            #expect(failure == nil, "\(failure ?? "")")
+
+            var rng = SeededGenerator(seed: UInt64(n))
+            let a = rng.floats(m * k), b = rng.floats(k * n)
+            var aT = [Float](repeating: .nan, count: k * m)
+            for i in 0..<m { for p in 0..<k { aT[p * m + i] = a[i * k + p] } }
+            let packed = try b.withUnsafeBufferPointer { try PackedMatrix(depth: k, columns: n, b: $0, ldb: n) }
+            func product(transposeA: Bool, lanes: Lanes) throws -> [UInt32] {
+                var c = [Float](repeating: .nan, count: m * n)
+                try (transposeA ? aT : a).withUnsafeBufferPointer { a in
+                    try c.withUnsafeMutableBufferPointer { c in
+                        try GEMM.multiply(transposeA: transposeA, m: m, a: a, lda: transposeA ? m : k, b: packed, c: c,
+                                          ldc: n, lanes: lanes)
+                    }
+                }
+                return c.map(\.bitPattern)
+            }
+            let inStrips = try product(transposeA: false, lanes: .serial)
+            #expect(try product(transposeA: true, lanes: .serial) == inStrips, "n=\(n): A packed, all columns")
+            #expect(try product(transposeA: false, lanes: .fixed(2)) == inStrips, "n=\(n): 2 lanes")
+        }
+    }
+
     @Test func prePackedB() throws {
         for (m, n, k) in [(1, 1, 1), (13, 33, 70), (50, 65, 600)] {
             for tB in [false, true] {
