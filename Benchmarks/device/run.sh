@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one prepared script for the 16-core machine (build the binaries first with
 # build-static.sh, and carry Benchmarks/device/bin):
-#   1. what the machine is: processors, affinity, cgroup quota, caches;
+#   1. what the machine is: processors, affinity, cgroup quota, caches, and which
+#      processors share FMA pipes with processor 0 (pairs.sh);
 #   2. ROUNDS rounds (default 3), interleaved, of
 #      - Benchmarks/shapes/device-scaling.txt (2048³ GEMM, the same product as a dense
 #        layer with packed weights, the 8×56×56×64 3×3 convolution) at 1, 2, 4, 8, 12
@@ -12,7 +13,8 @@
 #      bits must not change);
 #   4. with SUITE=1, the default suite at 1 and 16 lanes.
 # Text goes to bench.log, peers.log and machine.txt, JSON and SVG into results.tar.gz,
-# all in $OUT (or ./device-out): the device tool returns at most 8 files. About 4 minutes.
+# all in $OUT (or ./device-out): the device tool returns at most 8 files. About 4 minutes
+# (ROUNDS=2: 3).
 set -uo pipefail
 cd "$(dirname "$0")"
 out="${OUT:-./device-out}"
@@ -27,6 +29,7 @@ mkdir -p "$out/results"
 bench=./bin/shardwise-bench-skylake-avx512
 grep -qw avx512f /proc/cpuinfo || bench=./bin/shardwise-bench-haswell
 echo "binary: $bench" | tee -a "$out/machine.txt"
+bash pairs.sh "$bench" 2>&1 | tee -a "$out/machine.txt"
 for round in $(seq 1 "${ROUNDS:-3}"); do
     echo "## round $round: spin" | tee -a "$out/bench.log"
     "$bench" --executor spin --lanes 1,2,4,8,12,16 --shapes "$shapes" \
