@@ -197,13 +197,17 @@ struct PaddedBand: Sendable {
                             let blockEnd = Swift.min(block + Blocking.mc, bandEnd - bandStart)
                             // Each pixel's patch row in the band: tiles run over output pixels only, across
                             // output rows; a last tile short of MR pixels repeats its last one.
-                            var row = block / w.output, column = block % w.output
-                            for t in 0..<((blockEnd - block + mr - 1) / mr * mr) {
-                                table[t] = UnsafePointer(workspace + (row * virtualWidth + column) * pitch)
-                                if block + t + 1 < blockEnd {
-                                    column += 1
-                                    if column == w.output { (row, column) = (row + 1, 0) }
-                                }
+                            var column = block % w.output
+                            var patchRow = UnsafePointer(workspace + ((block / w.output) * virtualWidth + column) * pitch)
+                            let rowSkip = (virtualWidth - w.output) * pitch
+                            for t in 0..<(blockEnd - block) {
+                                table[t] = patchRow
+                                patchRow += pitch
+                                column += 1
+                                if column == w.output { (column, patchRow) = (0, patchRow + rowSkip) }
+                            }
+                            for t in (blockEnd - block)..<((blockEnd - block + mr - 1) / mr * mr) {
+                                table[t] = table[blockEnd - block - 1]
                             }
                             for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
                                 let n = Swift.min(nr, columns.upperBound - jr)
