@@ -72,6 +72,36 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
     }
 }
 
+/// A seeded row-major A, the same A stored transposed, and a seeded B packed once: C's bits for
+/// either form of A at a lane count (a transposed A is packed, a row-major one read in place).
+struct PrePackedProduct {
+    let m: Int, n: Int, k: Int
+    let a: [Float], aT: [Float]
+    let packed: PackedMatrix
+
+    init(m: Int, n: Int, k: Int, seed: UInt64) throws {
+        (self.m, self.n, self.k) = (m, n, k)
+        var rng = SeededGenerator(seed: seed)
+        a = rng.floats(m * k)
+        let b = rng.floats(k * n)
+        var aT = [Float](repeating: .nan, count: k * m)
+        for i in 0..<m { for p in 0..<k { aT[p * m + i] = a[i * k + p] } }
+        self.aT = aT
+        packed = try b.withUnsafeBufferPointer { try PackedMatrix(depth: k, columns: n, b: $0, ldb: n) }
+    }
+
+    func bits(transposeA: Bool, lanes: Lanes) throws -> [UInt32] {
+        var c = [Float](repeating: .nan, count: m * n)
+        try (transposeA ? aT : a).withUnsafeBufferPointer { a in
+            try c.withUnsafeMutableBufferPointer { c in
+                try GEMM.multiply(transposeA: transposeA, m: m, a: a, lda: transposeA ? m : k, b: packed, c: c,
+                                  ldc: n, lanes: lanes)
+            }
+        }
+        return c.map(\.bitPattern)
+    }
+}
+
 @Suite struct GEMMTests {
     @Test func everyTailAroundTheRegisterTile() throws {
         let mr = 12, nr = 32  // the largest tile of any target; smaller tiles are covered too
@@ -240,33 +270,20 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
                                             seed: UInt64(index + 40))
                 #expect(failure == nil, "\(failure ?? "")")
             }
-            var rng = SeededGenerator(seed: UInt64(index))
-            let a = rng.floats(m * k), b = rng.floats(k * n)
-            var aT = [Float](repeating: .nan, count: k * m)
-            for i in 0..<m { for p in 0..<k { aT[p * m + i] = a[i * k + p] } }
-            let packed = try b.withUnsafeBufferPointer { try PackedMatrix(depth: k, columns: n, b: $0, ldb: n) }
-            func product(transposeA: Bool, lanes: Lanes) throws -> [UInt32] {
-                var c = [Float](repeating: .nan, count: m * n)
-                try (transposeA ? aT : a).withUnsafeBufferPointer { a in
-                    try c.withUnsafeMutableBufferPointer { c in
-                        try GEMM.multiply(transposeA: transposeA, m: m, a: a, lda: transposeA ? m : k, b: packed, c: c,
-                                          ldc: n, lanes: lanes)
-                    }
-                }
-                return c.map(\.bitPattern)
-            }
-            let bits = try product(transposeA: false, lanes: .serial), packedA = try product(transposeA: true, lanes: .serial)
+            let product = try PrePackedProduct(m: m, n: n, k: k, seed: UInt64(index)), packed = product.packed
+            let bits = try product.bits(transposeA: false, lanes: .serial)
+            let packedA = try product.bits(transposeA: true, lanes: .serial)
             if n > SkinnyGEMM.maximumColumns {
                 #expect(packedA == bits, "m=\(m) n=\(n) k=\(k): A packed")
             }
-            #expect(try product(transposeA: false, lanes: .fixed(2)) == bits, "m=\(m) n=\(n) k=\(k): 2 lanes")
-            #expect(try product(transposeA: true, lanes: .fixed(3)) == packedA, "m=\(m) n=\(n) k=\(k): 3 lanes")
+            #expect(try product.bits(transposeA: false, lanes: .fixed(2)) == bits, "m=\(m) n=\(n) k=\(k): 2 lanes")
+            #expect(try product.bits(transposeA: true, lanes: .fixed(3)) == packedA, "m=\(m) n=\(n) k=\(k): 3 lanes")
 
             // The tail's columns come from `PackedMatrix.tail`: poisoned, they alone turn NaN (A packed,
             // and read in place where the skinny path does not take the product).
             packed.tail!.update(repeating: .nan, count: packed.tailColumns.count * k)
             for transposeA in n > SkinnyGEMM.maximumColumns ? [false, true] : [true] {
-                let poisoned = try product(transposeA: transposeA, lanes: .fixed(2)).map { Float(bitPattern: $0) }
+                let poisoned = try product.bits(transposeA: transposeA, lanes: .fixed(2)).map { Float(bitPattern: $0) }
                 for i in 0..<m {
                     for j in 0..<n where poisoned[i * n + j].isNaN != packed.tailColumns.contains(j) {
                         Issue.record("m=\(m) n=\(n) k=\(k) transposeA=\(transposeA): element (\(i), \(j)) took the wrong path")
@@ -331,24 +348,10 @@ func gemmBits(m: Int, n: Int, k: Int, seed: UInt64, lanes: [Lanes]) throws -> [[
                                         seed: UInt64(index + 70))
             #expect(failure == nil, "\(failure ?? "")")
 
-            var rng = SeededGenerator(seed: UInt64(n))
-            let a = rng.floats(m * k), b = rng.floats(k * n)
-            var aT = [Float](repeating: .nan, count: k * m)
-            for i in 0..<m { for p in 0..<k { aT[p * m + i] = a[i * k + p] } }
-            let packed = try b.withUnsafeBufferPointer { try PackedMatrix(depth: k, columns: n, b: $0, ldb: n) }
-            func product(transposeA: Bool, lanes: Lanes) throws -> [UInt32] {
-                var c = [Float](repeating: .nan, count: m * n)
-                try (transposeA ? aT : a).withUnsafeBufferPointer { a in
-                    try c.withUnsafeMutableBufferPointer { c in
-                        try GEMM.multiply(transposeA: transposeA, m: m, a: a, lda: transposeA ? m : k, b: packed, c: c,
-                                          ldc: n, lanes: lanes)
-                    }
-                }
-                return c.map(\.bitPattern)
-            }
-            let inStrips = try product(transposeA: false, lanes: .serial)
-            #expect(try product(transposeA: true, lanes: .serial) == inStrips, "n=\(n): A packed, all columns")
-            #expect(try product(transposeA: false, lanes: .fixed(2)) == inStrips, "n=\(n): 2 lanes")
+            let product = try PrePackedProduct(m: m, n: n, k: k, seed: UInt64(n))
+            let inStrips = try product.bits(transposeA: false, lanes: .serial)
+            #expect(try product.bits(transposeA: true, lanes: .serial) == inStrips, "n=\(n): A packed, all columns")
+            #expect(try product.bits(transposeA: false, lanes: .fixed(2)) == inStrips, "n=\(n): 2 lanes")
         }
     }
 
