@@ -101,7 +101,8 @@ public enum GEMM {
         if takesSkinnyPath(b: b, transposeA: transposeA) {
             return try skinnyPlan(m: m, n: b.columns, k: b.depth, lanes: lanes, transposedPerCall: false)
         }
-        return try Planner.plan(rows: m, columns: b.columns, depth: b.depth, lanes: lanes, packsB: false)
+        return try Planner.plan(rows: m, columns: b.columns, depth: b.depth, lanes: lanes, packsB: false,
+                                dynamicGrid: true)
     }
 
     /// Bytes of workspace `multiply(transposeA:m:…b: PackedMatrix…)` uses for `m` rows of A,
@@ -165,7 +166,7 @@ public enum GEMM {
         if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) {
             return try skinnyPlan(m: m, n: n, k: k, lanes: lanes, transposedPerCall: true)
         }
-        return try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: true)
+        return try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: true, dynamicGrid: true)
     }
 
     /// Bytes of workspace `multiply(transposeA:transposeB:m:n:k:…)` uses for an `m × n × k`

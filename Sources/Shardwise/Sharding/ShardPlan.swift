@@ -90,7 +90,7 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
 
     /// Every candidate the planner weighed, one per line, the chosen one marked.
     public func explain() -> String {
-        var lines = ["\(strategy) × \(laneCount) lanes"]
+        var lines = ["\(strategy) × \(laneCount) lanes" + (shards.count > laneCount ? ", \(shards.count) shards" : "")]
         for estimate in estimates.sorted(by: { $0.seconds < $1.seconds }) {
             let chosen = isChosen(estimate)
             lines.append("\(chosen ? "→" : " ") \(estimate)")
@@ -100,8 +100,9 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `estimate` describes this plan.
     private func isChosen(_ estimate: PlanEstimate) -> Bool {
+        // A grid's column parts, not its row parts: `dynamicGrid` cuts the rows finer than planned.
         estimate.lanes == laneCount && estimate.strategy == strategy
-            && (strategy != .grid || estimate.rowParts == Set(shards.map(\.rows)).count)
+            && (strategy != .grid || estimate.columnParts == Set(shards.map(\.columns)).count)
     }
 
     /// A plan of `shards`, claimed by `laneCount` lanes (by default, one lane per shard).
@@ -134,8 +135,10 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     /// Splits `rows × columns` into a `rowParts × columnParts` grid of blocks (row-major lane
     /// order), cut at whole `rowUnit`s of rows (MR unless a kernel says otherwise) and NR columns;
     /// fewer parts where there are fewer units. A split of the rows alone is cut by `guidedRanges`.
+    /// One lane per block, or `laneCount` lanes that claim the blocks in order.
     package static func grid(rows: Int, columns: Int, rowParts: Int, columnParts: Int,
-                             estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr) -> ShardPlan {
+                             estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr,
+                             laneCount: Int? = nil) -> ShardPlan {
         let evenRows = evenRanges(extent: rows, unit: rowUnit, parts: rowParts)
         let columnRanges = evenRanges(extent: columns, unit: Blocking.nr, parts: columnParts)
         let guided = columnRanges.count == 1 && evenRows.count > 1
@@ -143,7 +146,8 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
         let shards = rowRanges.flatMap { r in columnRanges.map { LaneShard(rows: r, columns: $0) } }
         let strategy: ShardStrategy = shards.count == 1 ? .serial
             : columnRanges.count == 1 ? .rows : rowRanges.count == 1 ? .outputChannels : .grid
-        return ShardPlan(strategy: strategy, shards: shards, laneCount: evenRows.count * columnRanges.count,
+        return ShardPlan(strategy: strategy, shards: shards,
+                         laneCount: Swift.min(laneCount ?? shards.count, evenRows.count * columnRanges.count),
                          estimates: estimates)
     }
 
@@ -243,6 +247,18 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// latency the executor states (`startLatencySeconds`: 30 µs for Dispatch, 3 µs spinning). With
 /// `Lanes.automatic` the planner weighs every lane count up to the processor count and
 /// takes the cheapest; with `.fixed(n)` only n lanes (or fewer when there are fewer tiles).
+///
+/// The model assumes every lane runs at the same speed. On the 16-vCPU device machine they do
+/// not: its FMA loop, with equal work per lane, reached 7.3–9.9× one lane on 16 lanes while each
+/// lane alone ran at full rate, so a grid of one block per lane waits for its slowest lane. For
+/// GEMMs (`dynamicGrid`) a grid of 8 lanes or more therefore cuts each row part into 4 shards,
+/// which the lanes claim in order, so that faster lanes take more of them. Measured there, 16
+/// lanes, spinning, four interleaved rounds (GFLOP/s, one block per lane → 4 per lane): 2048³
+/// 977–1,034 → 1,127–1,211, dense 2048×2048→2048 1,092–1,128 → 1,206–1,394 (2 per lane:
+/// 1,067–1,225 and 1,095–1,175). Not for convolutions: their row splits already end in a halving
+/// tail, and finer ones lost there (8×56×56×64 3×3: 1,034–1,177 → 783–884, each shard refilling
+/// its band's halo rows). Nor below 8 lanes: on this 2-core machine, 2 lanes cut 4 times finer
+/// lost 2–15 % (each row shard of a per-call B packs its strip again).
 package enum Planner {
     /// Sustained kernel speed per lane assumed by the model, FLOP/s (about 80 % of this target's peak).
     package static let flopsPerSecond: Double = Blocking.vectorWidth >= 16 ? 200e9 : Blocking.vectorWidth >= 8 ? 100e9 : 20e9
@@ -271,11 +287,13 @@ package enum Planner {
     ///   - handoffFloats: floats the caller writes just before the lanes start and every other
     ///     lane then reads (a Bᵀ transposed per call), priced at `handoffPerSecond` once there is
     ///     more than one lane.
+    ///   - dynamicGrid: whether a grid on `dynamicGridLanes` lanes or more cuts each row part
+    ///     into `dynamicGridCut` shards, which its lanes claim in order (see below).
     /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
                              aPackingCost: (_ laneColumns: Int) -> Double = { _ in 1 }, allowsColumnSplit: Bool = true,
                              kernelSpeed: Double = 1, rowUnit: Int = Blocking.mr,
-                             handoffFloats: Int = 0) throws(ShardwiseError) -> ShardPlan {
+                             handoffFloats: Int = 0, dynamicGrid: Bool = false) throws(ShardwiseError) -> ShardPlan {
         let maximum = try lanes.maximum()
         let rowUnits = (rows + rowUnit - 1) / rowUnit
         let columnUnits = (columns + Blocking.nr - 1) / Blocking.nr
@@ -304,7 +322,14 @@ package enum Planner {
             let strategy: ShardStrategy = rowUnits >= columnUnits || !allowsColumnSplit ? .rows : .outputChannels
             return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy, rowUnit: rowUnit)
         }
-        return .grid(rows: rows, columns: columns, rowParts: best.rowParts, columnParts: best.columnParts,
-                     estimates: estimates, rowUnit: rowUnit)
+        let cut = best.rowParts > 1 && best.columnParts > 1 && best.lanes >= dynamicGridLanes && dynamicGrid
+            ? dynamicGridCut : 1
+        return .grid(rows: rows, columns: columns, rowParts: best.rowParts * cut, columnParts: best.columnParts,
+                     estimates: estimates, rowUnit: rowUnit, laneCount: best.lanes)
     }
+
+    /// The fewest lanes of a grid plan whose row parts `dynamicGrid` cuts finer.
+    package static let dynamicGridLanes = 8
+    /// How many shards each row part of such a grid becomes.
+    package static let dynamicGridCut = 4
 }

@@ -118,6 +118,34 @@ import ShardwiseTestSupport
         #expect(!plan.reason.isEmpty)
     }
 
+    /// A GEMM's grid on `dynamicGridLanes` lanes or more cuts each row part into
+    /// `dynamicGridCut` shards that the lanes claim in order: every element owned once, the planned
+    /// lane count, and the same bits as one lane, with B packed per call and pre-packed. Fewer
+    /// lanes, and convolutions, keep one block per lane.
+    @Test func manyLaneGEMMGridsAreClaimedInFinerShards() throws {
+        for (index, (m, n, k, lanes)) in [(300, 300, 300, Planner.dynamicGridLanes), (203, 171, 613, 16),
+                                          (397, 261, 129, 16)].enumerated() {
+            let plan = try GEMM.plan(m: m, n: n, k: k, lanes: .fixed(lanes))
+            let blocks = Set(plan.shards.map(\.rows)).count / Set(plan.shards.map(\.columns)).count
+            #expect(plan.strategy == .grid && plan.laneCount == lanes, "\(plan)")
+            #expect(plan.shards.count > lanes && plan.shards.count <= lanes * Planner.dynamicGridCut, "\(plan.explain())")
+            #expect(blocks > 1 && plan.owners(rows: m, columns: n).allSatisfy { $0 == 1 })
+            let bits = try gemmBits(m: m, n: n, k: k, seed: UInt64(index), lanes: [.serial, .fixed(lanes)])
+            #expect(bits[0] == bits[1], "m=\(m) n=\(n) k=\(k) lanes \(lanes)")
+
+            let product = try PrePackedProduct(m: m, n: n, k: k, seed: UInt64(index + 10))
+            let packedPlan = try GEMM.plan(m: m, b: product.packed, lanes: .fixed(lanes))
+            #expect(packedPlan.laneCount == lanes && packedPlan.shards.count >= lanes, "\(packedPlan)")
+            #expect(try product.bits(transposeA: false, lanes: .fixed(lanes)) == product.bits(transposeA: false, lanes: .serial))
+        }
+        let fewer = try GEMM.plan(m: 300, n: 300, k: 300, lanes: .fixed(Planner.dynamicGridLanes - 2))
+        #expect(fewer.strategy != .grid || fewer.shards.count == fewer.laneCount, "\(fewer.explain())")
+        let filter = try Tensor(shape: [3, 3, 64, 64], scalars: [Float](repeating: 0.5, count: 9 * 64 * 64))
+        let conv = try Conv2D(Conv2DDescriptor(filter: filter))
+        let convPlan = try conv.plan(forInput: [1, 56, 56, 64], lanes: .fixed(16))
+        #expect(convPlan.strategy != .grid || convPlan.shards.count == convPlan.laneCount, "\(convPlan.explain())")
+    }
+
     @Test func automaticStaysSerialOnSmallWork() throws {
         let plan = try Planner.plan(rows: 16, columns: 16, depth: 16, lanes: .automatic, packsB: true)
         #expect(plan.strategy == .serial)
