@@ -257,8 +257,8 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// 977–1,034 → 1,127–1,211, dense 2048×2048→2048 1,092–1,128 → 1,206–1,394 (2 per lane:
 /// 1,067–1,225 and 1,095–1,175). Not for convolutions: their row splits already end in a halving
 /// tail, and finer ones lost there (8×56×56×64 3×3: 1,034–1,177 → 783–884, each shard refilling
-/// its band's halo rows). Nor below 8 lanes: on this 2-core machine, 2 lanes cut 4 times finer
-/// lost 2–15 % (each row shard of a per-call B packs its strip again).
+/// its band's halo rows). Nor below 8 lanes: on the 2-core development machine, 2 lanes cut 4
+/// times finer lost 2–15 % (each row shard of a per-call B packs its strip again).
 package enum Planner {
     /// Sustained kernel speed per lane assumed by the model, FLOP/s (about 80 % of this target's peak).
     package static let flopsPerSecond: Double = Blocking.vectorWidth >= 16 ? 200e9 : Blocking.vectorWidth >= 8 ? 100e9 : 20e9
