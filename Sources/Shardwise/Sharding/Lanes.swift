@@ -100,8 +100,8 @@ public struct Lanes: Sendable {
     package static let limit = 4096
 
     /// The processors this process may use, read once: on Linux the least of the online
-    /// processors, those in its affinity mask and its cgroup's CPU quota (rounded up); elsewhere
-    /// the online processors. `automatic` uses this many lanes.
+    /// processors, those in its affinity mask and its cgroup's CPU quota (whole processors, rounded
+    /// down); elsewhere the online processors. `automatic` uses this many lanes.
     public static var processorCount: Int { ProcessorCount.usable }
 
     /// Runs `plan.laneCount` lanes that claim the plan's shards in order until none is left. A

@@ -14,7 +14,9 @@
 // - the processors in this process's affinity mask (`Cpus_allowed_list` in
 //   /proc/self/status; Swift does not import `sched_getaffinity`, a _GNU_SOURCE symbol),
 // - the CPU quota of this process's cgroup and of each cgroup above it, quota ÷ period
-//   rounded up (cgroup v2 `cpu.max`, or v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`),
+//   rounded down (cgroup v2 `cpu.max`, or v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`):
+//   2 lanes under a quota of 1.5 CPUs would both be throttled for a quarter of each period,
+//   and a lane that finishes first spins for the other,
 // and never below one. Files that are missing or unreadable impose no limit. Elsewhere
 // (macOS) it is the online count. It is read once per process, a few file reads.
 
@@ -46,8 +48,8 @@ package enum ProcessorCount {
         return nil
     }
 
-    /// The tightest CPU quota of this process's cgroup and its ancestors, in processors
-    /// rounded up, or nil if none is set or none can be read.
+    /// The tightest CPU quota of this process's cgroup and its ancestors, in whole processors
+    /// (at least one), or nil if none is set or none can be read.
     package static func cgroupQuotaCount() -> Int? {
         guard let membership = readSmallFile("/proc/self/cgroup") else { return nil }
         var quotas: [Int] = []
@@ -79,7 +81,7 @@ package enum ProcessorCount {
     }
 
     /// The contents of a small text file (at most 64 KiB read), or nil if it cannot be opened.
-    package static func readSmallFile(_ path: String) -> String? {
+    private static func readSmallFile(_ path: String) -> String? {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
@@ -115,10 +117,11 @@ package enum ProcessorCount {
         return quotaCount(quota: String(fields[0]), period: String(fields[1]))
     }
 
-    /// ⌈quota ÷ period⌉, or nil when the quota is unlimited (`max`, `-1`) or either does not parse.
+    /// ⌊quota ÷ period⌋ but at least one, or nil when the quota is unlimited (`max`, `-1`) or
+    /// either does not parse.
     package static func quotaCount(quota: String, period: String) -> Int? {
         guard let quota = Int(quota.filter { !$0.isWhitespace }), let period = Int(period.filter { !$0.isWhitespace }),
               quota > 0, period > 0 else { return nil }
-        return (quota + period - 1) / period
+        return Swift.max(1, quota / period)
     }
 }

@@ -65,7 +65,8 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     /// How the output is divided.
     public let strategy: ShardStrategy
     /// The blocks, in the order lanes claim them; together they cover the output exactly once.
-    /// One per lane, except that a row split ends with a tail of smaller ones (see `guidedRanges`).
+    /// One per lane, except that a row split ends with a tail of smaller ones (see `guidedRanges`)
+    /// and a GEMM's grid on many lanes has several per lane (`Planner`'s `dynamicGrid`).
     public let shards: [LaneShard]
     /// The planner's estimates behind the choice (empty for a plan made by hand).
     package let estimates: [PlanEstimate]
@@ -249,8 +250,9 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// takes the cheapest; with `.fixed(n)` only n lanes (or fewer when there are fewer tiles).
 ///
 /// The model assumes every lane runs at the same speed. On the 16-vCPU device machine they do
-/// not: its FMA loop, with equal work per lane, reached 7.3–9.9× one lane on 16 lanes while each
-/// lane alone ran at full rate, so a grid of one block per lane waits for its slowest lane. For
+/// not: its FMA loop, with equal work per lane, reached 7.3–11.0× one lane on 16 lanes, and in a
+/// fifth of the readings a lane never passed half rate, so a grid of one block per lane waits for
+/// its slowest lane. For
 /// GEMMs (`dynamicGrid`) a grid of 8 lanes or more therefore cuts each row part into 4 shards,
 /// which the lanes claim in order, so that faster lanes take more of them. Measured there, 16
 /// lanes, spinning, four interleaved rounds (GFLOP/s, one block per lane → 4 per lane): 2048³
@@ -258,7 +260,8 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// 1,067–1,225 and 1,095–1,175). Not for convolutions: their row splits already end in a halving
 /// tail, and finer ones lost there (8×56×56×64 3×3: 1,034–1,177 → 783–884, each shard refilling
 /// its band's halo rows). Nor below 8 lanes: on the 2-core development machine, 2 lanes cut 4
-/// times finer lost 2–15 % (each row shard of a per-call B packs its strip again).
+/// times finer lost 2–15 % (each row shard of a per-call B packs its strip again). Between 2 and
+/// 16 lanes the threshold is not measured.
 package enum Planner {
     /// Sustained kernel speed per lane assumed by the model, FLOP/s (about 80 % of this target's peak).
     package static let flopsPerSecond: Double = Blocking.vectorWidth >= 16 ? 200e9 : Blocking.vectorWidth >= 8 ? 100e9 : 20e9

@@ -332,7 +332,8 @@ struct PrePackedProduct {
 
     /// A wide and deep pre-packed B against a row-major A, over several row blocks, is read in
     /// strips of `inPlaceColumns` (`Blocking.packedStripColumns`): against the reference, ending in
-    /// a dot-product tail and in a partial micropanel, at 1 and 3 lanes; with the same bits as the
+    /// a dot-product tail and in a partial micropanel, on 1 lane with beta (every strip accumulating
+    /// over the depth blocks into an old C) and on 3 lanes; with the same bits as the
     /// same product with A packed (transposed), which reads all the columns at once.
     @Test func prePackedBInStrips() throws {
         let nr = Blocking.nr, m = Blocking.mc + Blocking.mr + 1, k = Blocking.kc + 1
@@ -343,10 +344,11 @@ struct PrePackedProduct {
         for (index, n) in [panels * nr + DotTail.maximumColumns, panels * nr + DotTail.maximumColumns + 1].enumerated() {
             #expect(Blocking.packedStripColumns(rows: m, depth: k, columns: n) == Blocking.inPlaceColumns)
             #expect(DotTail.columns(of: n, depth: k).isEmpty == (index == 1), "n=\(n)")
-            let failure = try checkGEMM(m: m, n: n, k: k, padA: 1, padC: 2, beta: index == 1 ? 0.5 : 0, bias: true,
-                                        activation: .relu, lanes: index == 0 ? .serial : .fixed(3), packed: true,
-                                        seed: UInt64(index + 70))
-            #expect(failure == nil, "\(failure ?? "")")
+            for (lanes, beta) in [(Lanes.serial, Float(0.5)), (.fixed(3), 0)] {
+                let failure = try checkGEMM(m: m, n: n, k: k, padA: 1, padC: 2, beta: beta, bias: true,
+                                            activation: .relu, lanes: lanes, packed: true, seed: UInt64(index + 70))
+                #expect(failure == nil, "\(failure ?? "")")
+            }
 
             let product = try PrePackedProduct(m: m, n: n, k: k, seed: UInt64(n))
             let inStrips = try product.bits(transposeA: false, lanes: .serial)

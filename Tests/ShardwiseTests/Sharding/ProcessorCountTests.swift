@@ -18,14 +18,14 @@ import Darwin
         }
     }
 
-    @Test func quotasRoundUpAndUnlimitedIsNoLimit() {
+    @Test func quotasRoundDownToAtLeastOneAndUnlimitedIsNoLimit() {
         #expect(ProcessorCount.quotaCount(v2: "400000 100000\n") == 4)
-        #expect(ProcessorCount.quotaCount(v2: "150000 100000") == 2)
+        #expect(ProcessorCount.quotaCount(v2: "150000 100000") == 1)
         #expect(ProcessorCount.quotaCount(v2: "50000 100000") == 1)
         #expect(ProcessorCount.quotaCount(v2: "max 100000") == nil)
         #expect(ProcessorCount.quotaCount(v2: "100000") == nil)
         #expect(ProcessorCount.quotaCount(quota: "-1\n", period: "100000\n") == nil)
-        #expect(ProcessorCount.quotaCount(quota: "250000\n", period: "100000\n") == 3)
+        #expect(ProcessorCount.quotaCount(quota: "250000\n", period: "100000\n") == 2)
         #expect(ProcessorCount.quotaCount(quota: "1000", period: "0") == nil)
     }
 

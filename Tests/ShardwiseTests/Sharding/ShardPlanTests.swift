@@ -129,12 +129,14 @@ import ShardwiseTestSupport
             #expect(plan.strategy == .grid && plan.laneCount == lanes, "\(plan)")
             #expect(plan.shards.count > lanes && plan.shards.count <= lanes * Planner.dynamicGridCut, "\(plan.explain())")
             #expect(plan.owners(rows: m, columns: n).allSatisfy { $0 == 1 })
+            #expect(plan.explain().contains("→"), "\(plan.explain())")
             let bits = try gemmBits(m: m, n: n, k: k, seed: UInt64(index), lanes: [.serial, .fixed(lanes)])
             #expect(bits[0] == bits[1], "m=\(m) n=\(n) k=\(k) lanes \(lanes)")
 
             let product = try PrePackedProduct(m: m, n: n, k: k, seed: UInt64(index + 10))
             let packedPlan = try GEMM.plan(m: m, b: product.packed, lanes: .fixed(lanes))
-            #expect(packedPlan.laneCount == lanes && packedPlan.shards.count >= lanes, "\(packedPlan)")
+            #expect(packedPlan.laneCount == lanes && packedPlan.shards.count > lanes, "\(packedPlan.explain())")
+            #expect(packedPlan.owners(rows: m, columns: n).allSatisfy { $0 == 1 })
             #expect(try product.bits(transposeA: false, lanes: .fixed(lanes)) == product.bits(transposeA: false, lanes: .serial))
         }
         let fewer = try GEMM.plan(m: 300, n: 300, k: 300, lanes: .fixed(Planner.dynamicGridLanes - 2))
