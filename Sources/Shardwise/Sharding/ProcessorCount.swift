@@ -49,9 +49,10 @@ package enum ProcessorCount {
     }
 
     /// The tightest CPU quota of this process's cgroup and its ancestors, in whole processors
-    /// (at least one), or nil if none is set or none can be read.
-    package static func cgroupQuotaCount() -> Int? {
-        guard let membership = readSmallFile("/proc/self/cgroup") else { return nil }
+    /// (at least one), or nil if none is set or none can be read: `membership` is
+    /// /proc/self/cgroup's text (read when nil), the cgroup file systems mounted under `root`.
+    package static func cgroupQuotaCount(membership: String? = nil, root: String = "/sys/fs/cgroup") -> Int? {
+        guard let membership = membership ?? readSmallFile("/proc/self/cgroup") else { return nil }
         var quotas: [Int] = []
         // Lines are `id:controllers:path`; v2's is `0::path`, v1's cpu line names `cpu`.
         for line in membership.split(separator: "\n") {
@@ -61,11 +62,11 @@ package enum ProcessorCount {
             while true {
                 let below = path == "/" ? "" : path
                 if fields[1].isEmpty {
-                    if let text = readSmallFile("/sys/fs/cgroup\(below)/cpu.max"), let count = quotaCount(v2: text) {
+                    if let text = readSmallFile(root + below + "/cpu.max"), let count = quotaCount(v2: text) {
                         quotas.append(count)
                     }
                 } else if fields[1].split(separator: ",").contains("cpu") {
-                    for mount in ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"] {
+                    for mount in [root + "/cpu", root + "/cpu,cpuacct"] {
                         if let quota = readSmallFile(mount + below + "/cpu.cfs_quota_us"),
                            let period = readSmallFile(mount + below + "/cpu.cfs_period_us"),
                            let count = quotaCount(quota: quota, period: period) {

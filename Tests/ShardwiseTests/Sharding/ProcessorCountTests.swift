@@ -29,6 +29,60 @@ import Darwin
         #expect(ProcessorCount.quotaCount(quota: "1000", period: "0") == nil)
     }
 
+    #if os(Linux)
+    /// The quota walk over a cgroup tree built in a temporary directory: v2's `cpu.max` and v1's
+    /// quota and period files, the tightest of a cgroup and its ancestors, the container's own
+    /// root when its path is the host's (no cgroup namespace), and no limit where none is set.
+    @Test func cgroupQuotasAreTheTightestFromACgroupUpToTheRoot() throws {
+        var template = Array("/tmp/shardwise-cgroup-XXXXXX".utf8CString)
+        let root = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+            .map { String(cString: $0) })
+        defer { removeTree(root) }
+        write("200000 100000\n", to: root + "/a/b/cpu.max")
+        write("max 100000\n", to: root + "/a/cpu.max")
+        write("350000 100000\n", to: root + "/cpu.max")
+        write("150000\n", to: root + "/cpu,cpuacct/x/cpu.cfs_quota_us")
+        write("100000\n", to: root + "/cpu,cpuacct/x/cpu.cfs_period_us")
+        write("-1\n", to: root + "/cpu,cpuacct/cpu.cfs_quota_us")
+        write("100000\n", to: root + "/cpu,cpuacct/cpu.cfs_period_us")
+        #expect(ProcessorCount.cgroupQuotaCount(membership: "0::/a/b\n", root: root) == 2)
+        #expect(ProcessorCount.cgroupQuotaCount(membership: "0::/a\n", root: root) == 3)
+        #expect(ProcessorCount.cgroupQuotaCount(membership: "0::/docker/0123abcd\n", root: root) == 3)
+        #expect(ProcessorCount.cgroupQuotaCount(membership: "4:cpu,cpuacct:/x\n0::/\n", root: root) == 1)
+        #expect(ProcessorCount.cgroupQuotaCount(membership: "4:cpuacct,cpu:/x\n", root: root) == 1)
+        #expect(ProcessorCount.cgroupQuotaCount(membership: "4:memory:/x\n", root: root) == nil)
+        #expect(ProcessorCount.cgroupQuotaCount(membership: "garbage", root: root) == nil)
+        #expect(ProcessorCount.cgroupQuotaCount(membership: "", root: root + "/absent") == nil)
+    }
+
+    /// Writes `text` to `path`, making its folders.
+    private func write(_ text: String, to path: String) {
+        var folder = ""
+        for part in path.split(separator: "/").dropLast() {
+            folder += "/" + part
+            mkdir(folder, 0o755)
+        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(descriptor) }
+        _ = Array(text.utf8).withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+    }
+
+    /// Removes the folder tree at `path` (files and folders only).
+    private func removeTree(_ path: String) {
+        if let directory = opendir(path) {
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name == "." || name == ".." { continue }
+                removeTree(path + "/" + name)
+            }
+            closedir(directory)
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+    #endif
+
     /// The usable count is at least one and never above the online processors, and `automatic`
     /// gives exactly that many lanes.
     @Test func usableProcessorsAreBoundedByTheOnlineOnes() throws {
