@@ -112,7 +112,7 @@ package enum Blocking {
     /// 215–227 in strips), and 1×1 convolutions to 512 and 1024 channels.
     package static func packedStripColumns(rows: Int, depth: Int, columns: Int) -> Int {
         let stripOfC = mc * columns * MemoryLayout<Float>.stride
-        return rows > mc && depth > kc && 4 * stripOfC >= l2Sets * l2Ways * lineBytes ? inPlaceColumns : columns
+        return rows > mc && depth > kc && 4 * stripOfC >= l2Bytes ? inPlaceColumns : columns
     }
 
     /// Whether the full B micropanels of a whole-depth strip `columns` wide are read in place from a
@@ -147,7 +147,7 @@ package enum Blocking {
     /// 24×4096×1024 127 → 118–139, 12×4096×2048 60 → 54–58.
     package static let fewRowTiles = 4
     /// The L2 cache the table is tuned for (Zen 4 and 5, Skylake-SP: 1 MiB, 16 ways, 64-byte lines).
-    static let lineBytes = 64, l2Ways = 16, l2Sets = (1 << 20) / l2Ways / lineBytes
+    static let l2Bytes = 1 << 20, lineBytes = 64, l2Ways = 16, l2Sets = l2Bytes / l2Ways / lineBytes
 
     /// The depth of each KC block for a product of depth `depth`: the whole of K up to KC, else
     /// blocks of at most `deepKC`, as equal as possible (2048 = 683 + 683 + 682, not 1024 + 1024).

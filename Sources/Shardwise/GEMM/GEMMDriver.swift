@@ -239,27 +239,28 @@ package func gemmRange<A: APanelSource>(rows: Range<Int>, columns: Range<Int>, d
     let nr = Blocking.nr, kc = Blocking.depthBlock(depth), mc = Blocking.rowBlock(rows.count)
     let block = Macrokernel(a: a, c: c, ldc: ldc, epilogue: epilogue, workspace: workspace, depth: depth)
     switch b {
-    case .packed, .patchesInPlace:
-        var dotTail: DotTailColumns?
-        if case .packed(let packed) = b { dotTail = DotTailColumns(of: packed, within: columns) }
-        // Pre-packed weights against a row-major A: wide and deep ones in strips (see Blocking).
-        var strip = columns.count
-        if case .packed = b, a.rowsInPlace != nil {
-            strip = Blocking.packedStripColumns(rows: rows.count, depth: depth, columns: columns.count)
-        }
+    case .packed(let packed):
+        let dotTail = DotTailColumns(of: packed, within: columns)
+        // Against a row-major A, wide and deep weights go in strips (see Blocking).
+        let strip = a.rowsInPlace == nil ? columns.count
+            : Blocking.packedStripColumns(rows: rows.count, depth: depth, columns: columns.count)
         for jc in stride(from: columns.lowerBound, to: columns.upperBound, by: strip) {
             let stripColumns = jc..<Swift.min(jc + strip, columns.upperBound)
             for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
                 for pc in stride(from: 0, to: depth, by: kc) {
-                    let rowBlock = ic..<Swift.min(ic + mc, rows.upperBound), depthBlock = Swift.min(kc, depth - pc)
-                    if case .packed(let packed) = b {
-                        let bBlock = packed.block(k0: pc) + (stripColumns.lowerBound / nr) * nr * depthBlock
-                        block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: stripColumns, bBlock: bBlock,
-                                  dotTail: dotTail)
-                    } else if case .patchesInPlace(let patches) = b {
-                        block.run(rows: rowBlock, k0: pc, kc: depthBlock, columns: stripColumns, readingB: patches)
-                    }
+                    let depthBlock = Swift.min(kc, depth - pc)
+                    block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc, kc: depthBlock,
+                              columns: stripColumns,
+                              bBlock: packed.block(k0: pc) + (stripColumns.lowerBound / nr) * nr * depthBlock,
+                              dotTail: dotTail)
                 }
+            }
+        }
+    case .patchesInPlace(let patches):
+        for ic in stride(from: rows.lowerBound, to: rows.upperBound, by: mc) {
+            for pc in stride(from: 0, to: depth, by: kc) {
+                block.run(rows: ic..<Swift.min(ic + mc, rows.upperBound), k0: pc, kc: Swift.min(kc, depth - pc),
+                          columns: columns, readingB: patches)
             }
         }
     case .strided, .patches:
