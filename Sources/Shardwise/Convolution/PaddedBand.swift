@@ -211,20 +211,20 @@ struct PaddedBand: Sendable {
                             }
                             for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
                                 let n = Swift.min(nr, columns.upperBound - jr)
-                                for q0 in stride(from: block, to: blockEnd, by: mr) {
+                                for (t0, tileRows) in RowTiles(blockEnd - block) {
                                     if let dotTail, jr == dotTail.columns.lowerBound {
-                                        stageRows(mr, segments: segments, from: table + (q0 - block),
+                                        stageRows(mr, segments: segments, from: table + t0,
                                                   into: staged, pitch: Blocking.aPitch)
                                         Blocking.dotTail(depth: blockLength, rows: stagedRows, offset: 0,
                                                          bT: dotTail.bT + k0, bStride: dotTail.stride, count: n,
-                                                         tile: tile, wantedRows: Swift.min(mr, blockEnd - q0))
+                                                         tile: tile, wantedRows: tileRows)
                                     } else {
-                                        Blocking.microkernel(segments: segments, rows: table + (q0 - block),
+                                        Blocking.microkernel(segments: segments, rows: table + t0,
                                                              b: panels + jr * blockLength, tile: tile,
-                                                             wantedRows: Swift.min(mr, blockEnd - q0), columns: n)
+                                                             wantedRows: tileRows, columns: n)
                                     }
-                                    writeBack(tile: tile, rows: Swift.min(mr, blockEnd - q0), columns: n,
-                                              c: output + (bandStart + q0) * ldc + jr, ldc: ldc, column0: jr,
+                                    writeBack(tile: tile, rows: tileRows, columns: n,
+                                              c: output + (bandStart + block + t0) * ldc + jr, ldc: ldc, column0: jr,
                                               epilogue: epilogue, phase: phase)
                                 }
                             }

@@ -354,8 +354,7 @@ private struct Macrokernel<A: APanelSource> {
                 for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
                     let n = Swift.min(nr, columns.upperBound - jr)
                     if let dotTail, jr == dotTail.columns.lowerBound {
-                        for ir in stride(from: 0, to: mc, by: mr) {
-                            let tileRows = Swift.min(mr, mc - ir)
+                        for (ir, tileRows) in RowTiles(mc) {
                             Blocking.dotTail(depth: kc, rows: table.baseAddress! + ir, offset: segment.pointee.offset,
                                              bT: dotTail.bT + k0, bStride: dotTail.stride, count: n,
                                              tile: workspace.tile, wantedRows: tileRows)
@@ -370,8 +369,7 @@ private struct Macrokernel<A: APanelSource> {
                     }
                     packingB?.packBBlock(k0: k0, depth: kc, columns: jr..<(jr + n),
                                          into: UnsafeMutablePointer(mutating: bPanel))
-                    for ir in stride(from: 0, to: mc, by: mr) {
-                        let tileRows = Swift.min(mr, mc - ir)
+                    for (ir, tileRows) in RowTiles(mc) {
                         if inPlace != nil {
                             Blocking.microkernel(segments: UnsafeBufferPointer(start: segment, count: 1),
                                                  rows: table.baseAddress! + ir, b: bPanel, bPitch: bPitch,
@@ -393,14 +391,13 @@ extension Macrokernel {
     /// PatchColumns.swift) against A's packed micropanels.
     @inline(__always)
     func run(rows: Range<Int>, k0: Int, kc: Int, columns: Range<Int>, readingB patches: PatchColumns) {
-        let mr = Blocking.mr, nr = Blocking.nr
+        let nr = Blocking.nr
         let phase = DepthPhase(block: k0, length: kc, of: depth)
         packA(rows: rows, k0: k0, kc: kc)
         withUnsafeTemporaryAllocation(of: BRowRun.self, capacity: kc) { runs in
             for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
                 let count = patches.runs(column0: jr, k0: k0, depth: kc, into: runs.baseAddress!)
-                for ir in stride(from: 0, to: rows.count, by: mr) {
-                    let tileRows = Swift.min(mr, rows.count - ir)
+                for (ir, tileRows) in RowTiles(rows.count) {
                     Blocking.microkernel(a: workspace.aBlock + ir * Blocking.aPitch,
                                          runs: UnsafeBufferPointer(rebasing: runs[..<count]), bPitch: patches.pitch,
                                          tile: workspace.tile, rows: tileRows)

@@ -128,6 +128,28 @@ import ShardwiseTestSupport
         }
     }
 
+    /// The tiles down a block: consecutive from row 0, covering every row once, none taller than
+    /// MR, and on AVX-512 a remainder of 1 or 2 rows after a full tile borrows 4 rows from it.
+    @Test func rowTilesCoverTheBlock() {
+        let mr = Blocking.mr
+        for rows in 1...(4 * mr + 3) {
+            let tiles = Array(RowTiles(rows))
+            var next = 0
+            for tile in tiles {
+                #expect(tile.start == next && (1...mr).contains(tile.rows), "\(rows) rows: \(tiles)")
+                next = tile.start + tile.rows
+            }
+            #expect(next == rows, "\(rows) rows: \(tiles)")
+            let lends = Blocking.tailLend > 0 && rows > mr && (1...2).contains(rows % mr)
+            let expectedLast = lends ? [mr - Blocking.tailLend, Blocking.tailLend + rows % mr]
+                : rows % mr == 0 ? [mr] : [rows % mr]
+            #expect(tiles.suffix(expectedLast.count).map(\.rows) == expectedLast, "\(rows) rows: \(tiles)")
+        }
+        if Blocking.mr == 12 && Blocking.tailLend > 0 {
+            #expect(RowTiles(49).map(\.rows) == [12, 12, 12, 8, 5])
+        }
+    }
+
     /// The in-place forms of each tile against its packed form, bitwise: A's rows scattered in a
     /// buffer and read through a table of row pointers in three segments (the table's last rows
     /// repeating one pointer, as a short tile's do), against B packed and against B's rows read in

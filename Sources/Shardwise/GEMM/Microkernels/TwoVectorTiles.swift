@@ -26,9 +26,10 @@
 // 16-register ISAs (AVX2, SSE, NEON), and AVX-512's for an M tail of 5 or 6 rows.
 // The 4-row tile takes a tail of 1 to 4 rows: its 8 accumulators are just enough
 // to keep two FMA pipes of latency 4 busy, so it costs 4 cycles a step where the
-// 6-row tile costs 6, whatever few rows are wanted (49 rows, a 7 × 7 image, end
-// in a tile of 1). On AVX-512 an 8-row tile takes a tail of 7 or 8 rows (32, 128
-// or 392 rows end in 8) for 8 cycles a step instead of 12.
+// 6-row tile costs 6, whatever few rows are wanted. On AVX-512 an 8-row tile takes
+// a tail of 7 or 8 rows (32, 128 or 392 rows end in 8) for 8 cycles a step instead
+// of 12, and a tail of 1 or 2 rows borrows 4 from the full tile before it
+// (`RowTiles`): 49 rows, a 7 × 7 image, end in 8 + 5 rather than 12 + 1.
 //
 // Each tile is a column of `RowPair`s, each pair two rows' accumulators as named
 // fields, joined two tiles at a time (`Joined`: 4 = 2 + 2, 6 = 4 + 2, 8 = 4 + 4,
