@@ -41,8 +41,13 @@
 //  - the top and bottom rows' interior pixels take groups too, with the kernel rows
 //    inside the input, whose taps lead the offset table (3.5 % of 1×112×112×32's pixels
 //    had taken a quarter of its time);
-//  - the last one to three pixels of an interior run take the run's last four again,
+//  - the last two or three pixels of an interior run take the run's last four again,
 //    pixel-aligned (the others get the same bits again; never before the call's range);
+//    a last single pixel goes alone, as a border pixel does: a 7-wide row's interior run
+//    of 5 had computed 8 pixels, and 1×7×7×1024 ran 0.031–0.032 → 0.022–0.023 ms, 8×7×7×512
+//    0.102–0.104 → 0.079–0.082 (three interleaved runs; the other depthwise shapes level).
+//    Two pixels alone lost to four again (1×112×112×32 0.079–0.081 → 0.084–0.088,
+//    8×56×56×32 0.173–0.175 → 0.192–0.197);
 //  - a pixel taken alone (left and right borders) runs four vectors of channels at a time,
 //    then two, with independent accumulators.
 // Each step, 1 lane, three interleaved runs (ms,
@@ -224,9 +229,10 @@ package struct DepthwiseKernel: @unchecked Sendable {
             while rowStart + ow < rowEnd {
                 let available = rowEnd - rowStart - ow
                 let interior = !kernelRows.isEmpty && ow >= interiorStart ? Swift.min(available, interiorEnd - ow) : 0
-                // The last one to three pixels of an interior run (this call's): the run's last four
-                // again, pixel-aligned, when the run has four; the others get the same bits again.
-                let overlaps = interior > 0 && interior < 4 + spill
+                // The last two or three pixels of an interior run (this call's): the run's last four
+                // again, pixel-aligned, when the run has four; the others get the same bits again. A
+                // last single pixel is cheaper alone (see the file header).
+                let overlaps = interior > 1 && interior < 4 + spill
                     && ow + interior - 4 >= Swift.max(interiorStart, firstColumn)
                 let resumed = written
                 // What the per-pixel path computes in this step: channels `c0 ..< end` of `count` pixels
