@@ -260,8 +260,10 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// 1,067–1,225 and 1,095–1,175). Not for convolutions: their row splits already end in a halving
 /// tail, and finer ones lost there (8×56×56×64 3×3: 1,034–1,177 → 783–884, each shard refilling
 /// its band's halo rows). Nor below 8 lanes: on the 2-core development machine, 2 lanes cut 4
-/// times finer lost 2–15 % (each row shard of a per-call B packs its strip again). Between 2 and
-/// 16 lanes the threshold is not measured.
+/// times finer lost 2–15 % (each row shard of a per-call B packs its strip again). At 8 and 12
+/// lanes (device run 6, two rounds) cut in 4 was level with or ahead of no cut: 2048³ 503–535
+/// against 505–508 and 731–748 against 712–761, dense 2048×2048→2048 519–534 against 490–504 and
+/// 744–801 against 731–740. No grid plan arises at 4 lanes on those shapes.
 package enum Planner {
     /// Sustained kernel speed per lane assumed by the model, FLOP/s (about 80 % of this target's peak).
     package static let flopsPerSecond: Double = Blocking.vectorWidth >= 16 ? 200e9 : Blocking.vectorWidth >= 8 ? 100e9 : 20e9
