@@ -66,7 +66,8 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     public let strategy: ShardStrategy
     /// The blocks, in the order lanes claim them; together they cover the output exactly once.
     /// One per lane, except that a row split ends with a tail of smaller ones (see `guidedRanges`)
-    /// and a GEMM's grid on many lanes has several per lane (`Planner`'s `dynamicGrid`).
+    /// and a GEMM's plan of several column parts on many lanes has several per lane (`Planner`'s
+    /// `dynamicGrid`).
     public let shards: [LaneShard]
     /// The planner's estimates behind the choice (empty for a plan made by hand).
     package let estimates: [PlanEstimate]
@@ -101,8 +102,10 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `estimate` describes this plan.
     private func isChosen(_ estimate: PlanEstimate) -> Bool {
-        // A grid's column parts, not its row parts: `dynamicGrid` cuts the rows finer than planned.
-        estimate.lanes == laneCount && estimate.strategy == strategy
+        // Column parts, not row parts: `dynamicGrid` cuts the rows finer than planned, which makes
+        // a grid of an output-channel split.
+        estimate.lanes == laneCount
+            && (estimate.strategy == strategy || (strategy == .grid && estimate.strategy == .outputChannels))
             && (strategy != .grid || estimate.columnParts == Set(shards.map(\.columns)).count)
     }
 
@@ -253,8 +256,10 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// not: its FMA loop, with equal work per lane, reached 7.3–11.0× one lane on 16 lanes, and in a
 /// fifth of the readings a lane never passed half rate, so a grid of one block per lane waits for
 /// its slowest lane. For
-/// GEMMs (`dynamicGrid`) a grid of 8 lanes or more therefore cuts each row part into 4 shards,
-/// which the lanes claim in order, so that faster lanes take more of them. Measured there, 16
+/// GEMMs (`dynamicGrid`) a plan of several column parts on 8 lanes or more (a grid, or an
+/// output-channel split) therefore cuts each row part into 4 shards, which the lanes claim in
+/// order, so that faster lanes take more of them, where each shard keeps at least
+/// `dynamicGridMinimumRows` rows. Measured there, 16
 /// lanes, spinning, four interleaved rounds (GFLOP/s, one block per lane → 4 per lane): 2048³
 /// 977–1,034 → 1,127–1,211, dense 2048×2048→2048 1,092–1,128 → 1,206–1,394 (2 per lane:
 /// 1,067–1,225 and 1,095–1,175). Not for convolutions: their row splits already end in a halving
@@ -263,7 +268,13 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// times finer lost 2–15 % (each row shard of a per-call B packs its strip again). At 8 and 12
 /// lanes (device run 6, two rounds) cut in 4 was level with or ahead of no cut: 2048³ 503–535
 /// against 505–508 and 731–748 against 712–761, dense 2048×2048→2048 519–534 against 490–504 and
-/// 744–801 against 731–740. No grid plan arises at 4 lanes on those shapes.
+/// 744–801 against 731–740. No grid plan arises at 4 lanes on those shapes. Output-channel splits
+/// cut the same way (device run 7, four interleaved rounds, medians, one row part → 4; cut in 2
+/// was level or slower): 512×3072×768 573 → 616, 819 → 887 and 1,014 → 1,099 at 8, 12 and 16
+/// lanes; 1024×4096×1024 544 → 589 at 8 and 1,082 → 1,214 at 16; dense 512×768→3072 548 → 627,
+/// 816 → 896 and 912 → 1,225; dense 256×1024→4096 (64 rows a shard) level at 8, 789 → 886 and
+/// 1,061 → 1,116 at 12 and 16. Smaller shards were not measured: with B packed per call each
+/// one packs its columns of B again.
 package enum Planner {
     /// Sustained kernel speed per lane assumed by the model, FLOP/s (about 80 % of this target's peak).
     package static let flopsPerSecond: Double = Blocking.vectorWidth >= 16 ? 200e9 : Blocking.vectorWidth >= 8 ? 100e9 : 20e9
@@ -292,8 +303,8 @@ package enum Planner {
     ///   - handoffFloats: floats the caller writes just before the lanes start and every other
     ///     lane then reads (a Bᵀ transposed per call), priced at `handoffPerSecond` once there is
     ///     more than one lane.
-    ///   - dynamicGrid: whether a grid on `dynamicGridLanes` lanes or more cuts each row part
-    ///     into `dynamicGridCut` shards, which its lanes claim in order (see below).
+    ///   - dynamicGrid: whether a plan of several column parts on `dynamicGridLanes` lanes or more
+    ///     cuts each row part into `dynamicGridCut` shards, which its lanes claim in order (see below).
     /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
                              aPackingCost: (_ laneColumns: Int) -> Double = { _ in 1 }, allowsColumnSplit: Bool = true,
@@ -327,14 +338,16 @@ package enum Planner {
             let strategy: ShardStrategy = rowUnits >= columnUnits || !allowsColumnSplit ? .rows : .outputChannels
             return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy, rowUnit: rowUnit)
         }
-        let cut = best.rowParts > 1 && best.columnParts > 1 && best.lanes >= dynamicGridLanes && dynamicGrid
-            ? dynamicGridCut : 1
+        let cut = dynamicGrid && best.columnParts > 1 && best.lanes >= dynamicGridLanes
+            && rows >= best.rowParts * dynamicGridCut * dynamicGridMinimumRows ? dynamicGridCut : 1
         return .grid(rows: rows, columns: columns, rowParts: best.rowParts * cut, columnParts: best.columnParts,
                      estimates: estimates, rowUnit: rowUnit, laneCount: best.lanes)
     }
 
-    /// The fewest lanes of a grid plan whose row parts `dynamicGrid` cuts finer.
+    /// The fewest lanes of a plan of several column parts whose row parts `dynamicGrid` cuts finer.
     package static let dynamicGridLanes = 8
-    /// How many shards each row part of such a grid becomes.
+    /// How many shards each row part of such a plan becomes.
     package static let dynamicGridCut = 4
+    /// The fewest rows each of those shards keeps (the smallest measured; see above).
+    package static let dynamicGridMinimumRows = 64
 }
