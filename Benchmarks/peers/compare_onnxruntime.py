@@ -1,68 +1,81 @@
 #!/usr/bin/env python3
 """Shardwise against ONNX Runtime, interleaved: ROUNDS rounds of (ONNX Runtime at 1 and 2 threads,
-shardwise-bench at 1 lane, shardwise-bench at 2 lanes with the spinning executor) on the cases of
-Benchmarks/shapes/onnxruntime-comparison.txt, then a Markdown table of the medians, GFLOP/s, with
-each side's range over the rounds. Needs onnxruntime, onnx and numpy (pip); Shardwise itself does not.
+shardwise-bench at 1 lane, shardwise-bench at 2 lanes with the spinning executor) on the cases of a
+shapes file, then a Markdown table of the medians, GFLOP/s, with each side's range over the rounds.
+Needs onnxruntime, onnx and numpy (pip); Shardwise itself does not.
 
-usage: python3 Benchmarks/peers/compare_onnxruntime.py [ROUNDS] [BENCH]
-       (defaults: 3, .build/release/shardwise-bench built with `swift build -c release`)
+usage: python3 Benchmarks/peers/compare_onnxruntime.py [ROUNDS] [BENCH] [SHAPES]
+       (defaults: 3, .build/release/shardwise-bench built with `swift build -c release`,
+        Benchmarks/shapes/onnxruntime-comparison.txt; any shapes file of convolutions, GEMMs
+        without transposes and dense layers works, e.g. Benchmarks/shapes/resnet50.txt)
 """
+import json
 import os
-import re
 import statistics
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SHAPES = os.path.join(ROOT, "Benchmarks", "shapes", "onnxruntime-comparison.txt")
 BASELINE = os.path.join(ROOT, "Benchmarks", "peers", "onnxruntime_baseline.py")
 
 
-def key(text):
-    """`conv 32x28x28x1 5x5->32` (ONNX Runtime's script) and `conv 32×28×28×1 5×5→32` (the bench) alike."""
-    return text.replace("×", "x").replace("→", "->").replace("matmul", "gemm").strip()
-
-
 def run(command):
     return subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
 
 
-def shardwise(bench, lanes, executor):
-    out = run([bench, "--shapes", SHAPES, "--lanes", lanes, "--executor", executor])
-    results = {}
-    for line in out.splitlines():
-        if re.match(r"^(gemm|conv) ", line) and " ok " in line:
-            name = re.split(r"\s{2,}", line)[0]
-            fields = line.split()
-            plan = next(i for i, f in enumerate(fields) if re.match(r"^(serial|rows|output-channels|grid)×", f))
-            results[key(re.sub(r" same$", "", name))] = float(fields[plan + 2])
-    return results
+def label(case):
+    """`conv 1×112×112×3 3×3→24 s2`, `GEMM 64×64×64`, `dense 32×1024→1024` from the bench's
+    canonical text (defaults left out)."""
+    d = dict(field.split('=') for field in case.split())
+    if d['op'] == 'gemm':
+        return f"GEMM {d['m']}×{d['n']}×{d['k']}"
+    if d['op'] == 'dense':
+        text = f"dense {d['batch']}×{d['in']}→{d['out']}"
+    else:
+        text = f"conv {d['n']}×{d['h']}×{d['w']}×{d['c']} {d['kh']}×{d['kw']}→{d['k']}"
+        for key, default, prefix in (('stride', '1', ' s'), ('dilation', '1', ' d'), ('groups', '1', ' g'),
+                                     ('pad', 'same', ' pad ' if ',' in d.get('pad', '') else ' ')):
+            if d.get(key, default) != default:
+                text += prefix + d[key]
+    return text + (f" {d['act']}" if d.get('act', 'none') != 'none' else "")
 
 
-def onnxruntime():
+def shardwise(bench, shapes, lanes, executor):
+    with tempfile.NamedTemporaryFile(suffix=".json") as report:
+        run([bench, "--shapes", shapes, "--lanes", lanes, "--executor", executor, "--json", report.name])
+        results = json.load(open(report.name))["results"]
+    return {r["case"]: r["gflops"] for r in results if r["verified"]}
+
+
+def onnxruntime(shapes):
     results = {}
-    for line in run([sys.executable, BASELINE]).splitlines():
-        match = re.match(r"^(.*?):\s*ORT 1 thread ([\d.]+)\s+2 threads ([\d.]+)", line)
-        if match:
-            results[key(match.group(1))] = (float(match.group(2)), float(match.group(3)))
+    for line in run([sys.executable, BASELINE, shapes]).splitlines():
+        case, _, figures = line.partition(" | ORT 1 thread ")
+        one, _, two = figures.partition("  2 threads ")
+        results[case] = (float(one), float(two))
     return results
 
 
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     bench = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, ".build", "release", "shardwise-bench")
-    samples = []
-    for _ in range(rounds):
-        samples.append((onnxruntime(), shardwise(bench, "1", "dispatch"), shardwise(bench, "2", "spin")))
+    shapes = sys.argv[3] if len(sys.argv) > 3 else SHAPES
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as canonical:
+        # The bench's canonical text of each case: the key on both sides.
+        canonical.write(run([bench, "--list", "--shapes", shapes]))
+        canonical.flush()
+        samples = [(onnxruntime(canonical.name), shardwise(bench, canonical.name, "1", "dispatch"),
+                    shardwise(bench, canonical.name, "2", "spin")) for _ in range(rounds)]
     print(f"medians of {rounds} interleaved rounds, GFLOP/s (range over the rounds)\n")
     print("| case | Shardwise 1 lane | ONNX Runtime 1 thread | Shardwise 2 lanes (spinning) | ONNX Runtime 2 threads |")
     print("|---|---:|---:|---:|---:|")
-    for case in samples[0][1]:
+    for case in samples[0][0]:
         columns = [[s[1][case] for s in samples], [s[0][case][0] for s in samples],
                    [s[2][case] for s in samples], [s[0][case][1] for s in samples]]
         cells = [f"{statistics.median(c):.0f} ({min(c):.0f}–{max(c):.0f})" for c in columns]
-        label = case.replace("x", "×").replace("->", "→").replace("gemm", "GEMM")
-        print(f"| {label} | " + " | ".join(cells) + " |")
+        print(f"| {label(case)} | " + " | ".join(cells) + " |")
 
 
 main()
