@@ -33,15 +33,14 @@ def rate(flops, call):
 
 
 def onnxruntime():
-    from onnxruntime_baseline import bench, conv_model, gemm_model
+    from onnxruntime_baseline import bench, case
     m, n, k = GEMM
-    a = np.random.rand(m, k).astype(np.float32)
     batch, h, w, c, out, kernel = CONV
-    x = np.random.rand(batch, c, h, w).astype(np.float32)
+    gemm = case(f"op=gemm m={m} n={n} k={k}")
+    conv = case(f"op=conv n={batch} h={h} w={w} c={c} kh={kernel} kw={kernel} k={out}")
     for threads in THREADS:
-        report("onnxruntime", "gemm 2048³", threads, bench(gemm_model(m, n, k), {"a": a}, GEMM_FLOPS, threads))
-        report("onnxruntime", "conv 8×56×56×64 3×3→64", threads,
-               bench(conv_model(batch, h, w, c, out, kernel, 1), {"x": x}, CONV_FLOPS, threads))
+        report("onnxruntime", "gemm 2048³", threads, bench(*gemm, threads))
+        report("onnxruntime", "conv 8×56×56×64 3×3→64", threads, bench(*conv, threads))
 
 
 def pytorch():

@@ -72,6 +72,9 @@ def main():
     print("| case | Shardwise 1 lane | ONNX Runtime 1 thread | Shardwise 2 lanes (spinning) | ONNX Runtime 2 threads |")
     print("|---|---:|---:|---:|---:|")
     for case in samples[0][0]:
+        unverified = [lanes for lanes, side in ((1, 1), (2, 2)) if any(case not in s[side] for s in samples)]
+        if unverified:
+            sys.exit(f"shardwise-bench did not verify {case} at {unverified} lane(s)")
         columns = [[s[1][case] for s in samples], [s[0][case][0] for s in samples],
                    [s[2][case] for s in samples], [s[0][case][1] for s in samples]]
         cells = [f"{statistics.median(c):.0f} ({min(c):.0f}–{max(c):.0f})" for c in columns]

@@ -38,15 +38,6 @@ def graph(nodes, inputs, initializers):
                                    initializers))
 
 
-def conv_model(n, h, w, c, k, kh, stride, groups=1):
-    """A square-kernel Conv with SAME_UPPER padding and a bias (Benchmarks/device/peers.py's case)."""
-    node = helper.make_node('Conv', ['x', 'W', 'B'], ['y'], kernel_shape=[kh, kh], strides=[stride, stride],
-                            auto_pad='SAME_UPPER', group=groups)
-    return graph([node], [helper.make_tensor_value_info('x', TensorProto.FLOAT, [n, c, h, w])],
-                 [constant('W', np.random.rand(k, c // groups, kh, kh).astype(np.float32)),
-                  constant('B', np.random.rand(k).astype(np.float32))])
-
-
 def gemm_model(m, n, k):
     """MatMul of an m × k input against a constant k × n B."""
     node = helper.make_node('MatMul', ['a', 'B'], ['y'])

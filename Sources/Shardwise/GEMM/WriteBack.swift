@@ -173,8 +173,8 @@ package func writeBack(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: U
 
 /// `writeBack` for any tile: partial columns, several KC blocks, alpha and beta. The bias of the
 /// tile's (at most two) column vectors is loaded once for all its rows: per row, a short vector's
-/// bias went in lane by lane (the 3-channel stride-2 stem to 24 channels spent a fifth of its
-/// time here).
+/// bias went in lane by lane (the 3-channel stride-2 stem to 24 channels had spent a fifth of its
+/// time here; with alpha 1 and beta 0 it now takes `writeBackTwoVectors`).
 @inline(never)
 private func writeBackGeneral(tile: UnsafePointer<Float>, rows: Int, columns: Int, c: UnsafeMutablePointer<Float>,
                               ldc: Int, column0: Int, epilogue: Epilogue, phase: DepthPhase) {

@@ -8,7 +8,8 @@
 // lane's slice is narrow, a band of input rows: see Conv2D). Splitting rows
 // is the batch/spatial split: each lane packs its own A rows, and, when B is not
 // pre-packed, every lane packs the same B. Boundaries fall on whole register
-// tiles (MR rows, NR columns; the skinny path's 4-row blocks), so no microtile is
+// tiles (MR rows, NR columns; the skinny path's 4-row blocks, the depthwise kernel's
+// 4-pixel groups), so no microtile is
 // shared and each output element has exactly one owner; `ShardPlan.owners` checks
 // that without running a thread.
 //
@@ -258,8 +259,8 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// its slowest lane. For
 /// GEMMs (`dynamicGrid`) a plan of several column parts on 8 lanes or more (a grid, or an
 /// output-channel split) therefore cuts each row part into 4 shards, which the lanes claim in
-/// order, so that faster lanes take more of them, where each shard keeps at least
-/// `dynamicGridMinimumRows` rows. Measured there, 16
+/// order, so that faster lanes take more of them, where there are at least
+/// `dynamicGridMinimumRows` rows per shard. Measured there, 16
 /// lanes, spinning, four interleaved rounds (GFLOP/s, one block per lane → 4 per lane): 2048³
 /// 977–1,034 → 1,127–1,211, dense 2048×2048→2048 1,092–1,128 → 1,206–1,394 (2 per lane:
 /// 1,067–1,225 and 1,095–1,175). Not for convolutions: their row splits already end in a halving
@@ -270,7 +271,7 @@ package struct PlanEstimate: Sendable, Hashable, CustomStringConvertible {
 /// against 505–508 and 731–748 against 712–761, dense 2048×2048→2048 519–534 against 490–504 and
 /// 744–801 against 731–740. No grid plan arises at 4 lanes on those shapes. Output-channel splits
 /// cut the same way (device run 7, four interleaved rounds, medians, one row part → 4; cut in 2
-/// was level or slower): 512×3072×768 573 → 616, 819 → 887 and 1,014 → 1,099 at 8, 12 and 16
+/// was behind cut in 4 everywhere): 512×3072×768 573 → 616, 819 → 887 and 1,014 → 1,099 at 8, 12 and 16
 /// lanes; 1024×4096×1024 544 → 589 at 8 and 1,082 → 1,214 at 16; dense 512×768→3072 548 → 627,
 /// 816 → 896 and 912 → 1,225; dense 256×1024→4096 (64 rows a shard) level at 8, 789 → 886 and
 /// 1,061 → 1,116 at 12 and 16. Smaller shards were not measured: with B packed per call each
@@ -348,6 +349,7 @@ package enum Planner {
     package static let dynamicGridLanes = 8
     /// How many shards each row part of such a plan becomes.
     package static let dynamicGridCut = 4
-    /// The fewest rows each of those shards keeps (the smallest measured; see above).
+    /// The fewest rows per shard, on average, for which a plan is cut (the smallest measured; see
+    /// above). Shards are cut at whole tiles, so one may have fewer.
     package static let dynamicGridMinimumRows = 64
 }

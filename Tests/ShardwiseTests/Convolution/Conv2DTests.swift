@@ -345,7 +345,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
 
     /// The depthwise kernel's aligned windows: with the input at every offset from a 64-byte
     /// boundary (and ending where its allocation ends), channels that are whole vector pairs
-    /// (windows, eight-pixel groups where they are one pair) or not (no windows); rows whose
+    /// (windows, eight-pixel groups where they are one pair, four vectors at a time for a pixel
+    /// finished after windows where they are four pairs) or not (no windows); rows whose
     /// interior is too short for a group and its spill, exactly long enough for four or eight, and
     /// long; a dilated width or height; a strided width (never windows); a kernel taller than the
     /// input (kernel rows cut at both ends); no bias. Every offset and lane count gives the same
@@ -360,7 +361,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             (7, 23, one, Size2D(height: 2, width: 1), false), (1, 23, one, one, true),
             (5, 23, Size2D(height: 1, width: 2), one, true), (5, 23, two, one, true),
         ]
-        for channels in [v, 2 * v, 4 * v] {
+        for channels in [v, 2 * v, 4 * v, 8 * v] {
             for layout in layouts {
                 var c = ConvCase()
                 c.batch = 2; c.height = layout.height; c.width = layout.width; c.inputChannels = channels

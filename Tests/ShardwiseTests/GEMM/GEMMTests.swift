@@ -121,8 +121,12 @@ struct PrePackedProduct {
         let kc = Blocking.kc, deep = Blocking.deepKC
         for k in [kc - 1, kc, kc + 1, 2 * deep + 1, 3 * kc + 5] {
             for beta: Float in [0.5, 0] {
-                let failure = try checkGEMM(m: 13, n: 33, k: k, alpha: 1, beta: beta, bias: true, activation: .relu)
-                #expect(failure == nil, "\(failure ?? "")")
+                // n = 33: a last panel of one column; NR + V + 3: a partial second vector in the
+                // two-vector write-back, across depth blocks.
+                for n in [33, Blocking.nr + Vector.scalarCount + 3] {
+                    let failure = try checkGEMM(m: 13, n: n, k: k, alpha: 1, beta: beta, bias: true, activation: .relu)
+                    #expect(failure == nil, "\(failure ?? "")")
+                }
             }
         }
     }

@@ -129,7 +129,8 @@ import ShardwiseTestSupport
     }
 
     /// The tiles down a block: consecutive from row 0, covering every row once, none taller than
-    /// MR, and on AVX-512 a remainder of 1 or 2 rows after a full tile borrows 4 rows from it.
+    /// MR nor reading past the block's whole tiles, and on AVX-512 a remainder of 1 or 2 rows after
+    /// a full tile borrows 4 rows from it.
     @Test func rowTilesCoverTheBlock() {
         let mr = Blocking.mr
         for rows in 1...(4 * mr + 3) {
@@ -137,6 +138,8 @@ import ShardwiseTestSupport
             var next = 0
             for tile in tiles {
                 #expect(tile.start == next && (1...mr).contains(tile.rows), "\(rows) rows: \(tiles)")
+                // Any tile reads MR rows at most, all inside the rows a block holds (whole tiles).
+                #expect(tile.start + mr <= (rows + mr - 1) / mr * mr, "\(rows) rows: \(tiles)")
                 next = tile.start + tile.rows
             }
             #expect(next == rows, "\(rows) rows: \(tiles)")

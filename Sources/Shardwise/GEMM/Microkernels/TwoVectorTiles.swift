@@ -1,9 +1,10 @@
 // The 2-vector register tiles: 12, 8, 6 or 4 rows × NR = 2 vectors (on AVX-512, 12 × 32 floats in
 // 24 zmm accumulators).
 //
-// Contract (BLIS's): `a` is a packed A micropanel, MR rows at a fixed pitch of
-// `Blocking.aPitch` floats, row i holding A[i, 0..<depth]; `b` is a packed B
-// micropanel, `depth` rows of NR contiguous floats. The kernel writes the
+// Contract (BLIS's): `a` is a row of a packed A block, whose rows lie at a fixed
+// pitch of `Blocking.aPitch` floats, row i holding A[i, 0..<depth] (a tile starts at
+// any row: `RowTiles`); `b` is a packed B micropanel, `depth` rows of NR contiguous
+// floats. The kernel writes the
 // rows × NR product, row-major with row stride NR, to `tile`; it reads nothing
 // else and writes nothing else. Edge tiles (fewer valid rows or columns) run on
 // zero-padded panels, and the write-back copies only the valid part. Every
