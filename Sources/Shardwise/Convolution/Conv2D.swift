@@ -78,7 +78,8 @@ public final class Conv2D: Sendable {
         let patchesAreInput = d.kernel == Size2D(1) && d.strides == Size2D(1) && d.groups == 1 && unpadded
         return GEMMShape(geometry: geometry, inputCount: inputCount, rows: outputCount / d.outputChannels,
                          columns: d.outputChannelsPerGroup, depth: depth, patchesAreInput: patchesAreInput,
-                         band: patchesAreInput ? nil : PaddedBand(descriptor: d, geometry: geometry, depth: depth))
+                         band: patchesAreInput || Conv2D.isDepthwise(d)
+                            ? nil : PaddedBand(descriptor: d, geometry: geometry, depth: depth))
     }
 
     /// Whether a call with an input of `shape` on `lanes` reads its patches in place from
@@ -175,13 +176,13 @@ public final class Conv2D: Sendable {
         let biasBase = d.bias?.scalars
         if let band = band(for: s, plan: plan) {
             nonisolated(unsafe) let (source, target) = (input.baseAddress!, output.baseAddress!)
-            let filter = packedFilters[0]
+            let filters = packedFilters
             biasBase.withOptionalUnsafeBuffer { bias in
                 let epilogue = Epilogue(bias: bias?.baseAddress, activation: d.activation)
                 lanes.run(plan) { next in
                     WorkspaceCache.withBuffer(floats: band.workspaceFloats) { workspace in
                         while let shard = next() {
-                            band.run(pixels: shard.rows, columns: shard.columns, input: source, filter: filter,
+                            band.run(pixels: shard.rows, columns: shard.columns, input: source, filters: filters,
                                      output: target, ldc: d.outputChannels, epilogue: epilogue, workspace: workspace)
                         }
                     }

@@ -38,6 +38,17 @@
 // 1×56×56×64 3×3 242–247 → 255–260, 8×56×56×64 242–248 → 259–260, the 7×7
 // stride-2 stem 233–239 → 244–245.)
 //
+// A grouped layer's groups read the same band: group g's patch row is its Cin/G
+// channels of every tap, KH·KW runs at g·Cin/G floats past the ungrouped row's taps,
+// against its own packed filter, into its own output columns. The band is filled once
+// for all the groups, where packing had gathered each group's patches on its own, in
+// runs of Cin/G floats. Measured, 1 lane, packing → bands (GFLOP/s), three interleaved
+// runs: 1×56×56×64 3×3 → 64 in 2 groups 157–159 → 245–248, 1×28×28×256 → 256 in 32
+// groups 20 → 69–71; one run each: 1×28×28×128 → 128 in 4 groups 155 → 233,
+// 1×56×56×128 → 128 in 32 groups (4 channels a group: a filter panel of 4 columns) 5 →
+// 23. Non-grouped layers level. Depthwise layers have their own kernel
+// (DepthwiseConvolution.swift).
+//
 // Bounded memory: a band holds R output rows (R + (KH−1)·dh input rows, or KH
 // phases of R rows), with R chosen to fit `budgetBytes`; when even one output
 // row's band would not fit, the layer packs instead.
@@ -65,12 +76,15 @@ struct PaddedBand: Sendable {
     /// Rows of input written per band: one block of `bandRows + (KH−1)·dh` rows under a height
     /// stride of 1, else KH phases of `bandRows` rows each (see the file header).
     let filledRows: Int
-    /// The depth of each KC block (`Blocking.depthBlock`) as segments of a patch row, relative to
-    /// the row's first float: the block's share of each kernel row (KW·Cin contiguous floats) when
-    /// the width is undilated, of each tap otherwise.
-    let blockSegments: [[PanelSegment]]
-    /// The patch row's depth: KH·KW·Cin.
+    /// For each group, the depth of each KC block (`Blocking.depthBlock`) as segments of a patch
+    /// row, relative to the row's first float: the block's share of each kernel row (KW·Cin
+    /// contiguous floats) when the width is undilated and there is one group, of each tap's Cin /
+    /// groups channels of the group otherwise.
+    let blockSegments: [[[PanelSegment]]]
+    /// The patch row's depth: KH·KW·Cin / groups.
     let depth: Int
+    /// Output channels per group: where each group's columns start in the output and the bias.
+    let groupColumns: Int
 
     /// The size a band aims for: half of this machine's 1 MiB L2 per core.
     static let budgetBytes = 512 << 10
@@ -113,13 +127,13 @@ struct PaddedBand: Sendable {
     /// with long kernel rows, where the band pays only a little (see `widestStridedFilter`).
     var undercutsPacking: Bool { widestColumns == Self.widestFilter }
 
-    /// The band layout for a convolution, or nil where packing is the only way: one group and a
-    /// one-row band that fits. (Whether a call reads it also depends on its shards' widths,
-    /// `widestColumns`.)
+    /// The band layout for a convolution, or nil where packing is the only way: a one-row band
+    /// that fits. (Whether a call reads it also depends on its shards' widths, `widestColumns`.)
+    /// A grouped layer's groups read the same band, each its own channels of every tap.
     init?(descriptor d: Conv2DDescriptor, geometry g: ConvolutionGeometry, depth: Int) {
-        let h = g.height, w = g.width, cin = d.inputChannels
-        guard d.groups == 1 else { return nil }
-        stagingFloats = DotTail.columns(of: d.outputChannels, depth: depth).isEmpty ? 0 : Blocking.mr * Blocking.aPitch
+        let h = g.height, w = g.width, cin = d.inputChannels, groupChannels = d.inputChannelsPerGroup
+        stagingFloats = DotTail.columns(of: d.outputChannelsPerGroup, depth: depth).isEmpty
+            ? 0 : Blocking.mr * Blocking.aPitch
         // Every term of a band's size below the budget, so that none of the arithmetic can overflow.
         let budgetFloats = Self.budgetBytes / MemoryLayout<Float>.stride
         guard [w.padBefore, w.input, w.padAfter, w.stride, w.kernel, w.dilation, h.kernel, h.dilation, cin]
@@ -132,7 +146,8 @@ struct PaddedBand: Sendable {
         guard fittingRows >= 1 else { return nil }
         geometry = g
         channels = cin
-        widestColumns = h.stride == 1 || w.kernel * cin <= Self.shortKernelRow ? Self.widestFilter : Self.widestStridedFilter
+        widestColumns = h.stride == 1 || w.kernel * groupChannels <= Self.shortKernelRow
+            ? Self.widestFilter : Self.widestStridedFilter
         self.rowFloats = rowFloats
         self.virtualWidth = virtualWidth
         let bandRows = Swift.min(fittingRows, h.output)
@@ -140,14 +155,18 @@ struct PaddedBand: Sendable {
         filledRows = h.stride == 1 ? bandRows + haloRows : bandRows * h.kernel
         // Where kernel row kh's input rows start in the band: kh·dh rows down, or at phase kh.
         let kernelRowOffset = h.stride == 1 ? h.dilation * rowFloats : bandRows * rowFloats
-        let segments = w.dilation == 1
+        let segments = w.dilation == 1 && d.groups == 1
             ? (0..<h.kernel).map { PanelSegment(offset: $0 * kernelRowOffset, length: w.kernel * cin) }
             : (0..<h.kernel * w.kernel).map {
                 PanelSegment(offset: ($0 / w.kernel) * kernelRowOffset + ($0 % w.kernel) * w.dilation * cin,
-                             length: cin)
+                             length: groupChannels)
             }
         self.depth = depth
-        blockSegments = Self.cut(segments, depth: depth)
+        groupColumns = d.outputChannelsPerGroup
+        blockSegments = (0..<d.groups).map { group in
+            Self.cut(segments.map { PanelSegment(offset: $0.offset + group * groupChannels, length: $0.length) },
+                     depth: depth)
+        }
     }
 
     /// Floats of workspace one lane needs: a band, the dot-product tail's staging block (if any)
@@ -160,10 +179,10 @@ struct PaddedBand: Sendable {
     /// MR rows of a depth block, where the layer's output channels end in such a tail.
     let stagingFloats: Int
 
-    /// Computes output pixels `pixels` (flattened n, oh, ow), channels `columns`, one band at a
-    /// time. `output` points at channel 0 of pixel 0, with `ldc` floats per pixel; `filter` is the
-    /// packed filter.
-    func run(pixels: Range<Int>, columns: Range<Int>, input: UnsafePointer<Float>, filter: PackedMatrix,
+    /// Computes output pixels `pixels` (flattened n, oh, ow), channels `columns` of every group,
+    /// one band at a time. `output` points at channel 0 of pixel 0, with `ldc` floats per pixel;
+    /// `filters` holds each group's packed filter; `epilogue`'s bias is indexed by absolute channel.
+    func run(pixels: Range<Int>, columns: Range<Int>, input: UnsafePointer<Float>, filters: [PackedMatrix],
              output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, workspace: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         let mr = Blocking.mr, nr = Blocking.nr
@@ -171,7 +190,6 @@ struct PaddedBand: Sendable {
         let tile = workspace + workspaceFloats - mr * nr
         let pitch = w.stride * channels
         let blockDepth = Blocking.depthBlock(depth)
-        let dotTail = DotTailColumns(of: filter, within: columns)
         let staged = workspace + filledRows * rowFloats
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc + mr) { tables in
             let table = tables.baseAddress!, stagedRows = UnsafePointer(table + Blocking.mc)
@@ -187,45 +205,51 @@ struct PaddedBand: Sendable {
                 let bandEnd = Swift.min(pixels.upperBound, bandStart + rows * w.output)
                 fill(workspace, image: input + image * h.input * w.input * channels, firstRow: firstRow, rows: rows)
                 // BLIS's order: a KC block of the filter stays in cache for all of the band's pixels,
-                // and each filter panel in L1 for all the tiles of an MC-pixel block.
-                for (index, k0) in stride(from: 0, to: depth, by: blockDepth).enumerated() {
-                    let blockLength = Swift.min(blockDepth, depth - k0)
-                    let panels = filter.block(k0: k0)
-                    let phase = DepthPhase(block: k0, length: blockLength, of: depth)
-                    blockSegments[index].withUnsafeBufferPointer { segments in
-                        for block in stride(from: pixel - bandStart, to: bandEnd - bandStart, by: Blocking.mc) {
-                            let blockEnd = Swift.min(block + Blocking.mc, bandEnd - bandStart)
-                            // Each pixel's patch row in the band: tiles run over output pixels only, across
-                            // output rows; a last tile short of MR pixels repeats its last one.
-                            var column = block % w.output
-                            var patchRow = UnsafePointer(workspace + ((block / w.output) * virtualWidth + column) * pitch)
-                            let rowSkip = (virtualWidth - w.output) * pitch
-                            for t in 0..<(blockEnd - block) {
-                                table[t] = patchRow
-                                patchRow += pitch
-                                column += 1
-                                if column == w.output { (column, patchRow) = (0, patchRow + rowSkip) }
-                            }
-                            for t in (blockEnd - block)..<((blockEnd - block + mr - 1) / mr * mr) {
-                                table[t] = table[blockEnd - block - 1]
-                            }
-                            for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
-                                let n = Swift.min(nr, columns.upperBound - jr)
-                                for (t0, tileRows) in RowTiles(blockEnd - block) {
-                                    if let dotTail, jr == dotTail.columns.lowerBound {
-                                        stageRows(mr, segments: segments, from: table + t0,
-                                                  into: staged, pitch: Blocking.aPitch)
-                                        Blocking.dotTail(depth: blockLength, rows: stagedRows, offset: 0,
-                                                         bT: dotTail.bT + k0, bStride: dotTail.stride, count: n,
-                                                         tile: tile, wantedRows: tileRows)
-                                    } else {
-                                        Blocking.microkernel(segments: segments, rows: table + t0,
-                                                             b: panels + jr * blockLength, tile: tile,
-                                                             wantedRows: tileRows, columns: n)
+                // and each filter panel in L1 for all the tiles of an MC-pixel block. Each group reads
+                // its own channels of the same band, and writes its own columns.
+                for (group, filter) in filters.enumerated() {
+                    let dotTail = DotTailColumns(of: filter, within: columns)
+                    let groupOutput = output + group * groupColumns
+                    for (index, k0) in stride(from: 0, to: depth, by: blockDepth).enumerated() {
+                        let blockLength = Swift.min(blockDepth, depth - k0)
+                        let panels = filter.block(k0: k0)
+                        let phase = DepthPhase(block: k0, length: blockLength, of: depth)
+                        blockSegments[group][index].withUnsafeBufferPointer { segments in
+                            for block in stride(from: pixel - bandStart, to: bandEnd - bandStart, by: Blocking.mc) {
+                                let blockEnd = Swift.min(block + Blocking.mc, bandEnd - bandStart)
+                                // Each pixel's patch row in the band: tiles run over output pixels only, across
+                                // output rows; a last tile short of MR pixels repeats its last one.
+                                var column = block % w.output
+                                var patchRow = UnsafePointer(
+                                    workspace + ((block / w.output) * virtualWidth + column) * pitch)
+                                let rowSkip = (virtualWidth - w.output) * pitch
+                                for t in 0..<(blockEnd - block) {
+                                    table[t] = patchRow
+                                    patchRow += pitch
+                                    column += 1
+                                    if column == w.output { (column, patchRow) = (0, patchRow + rowSkip) }
+                                }
+                                for t in (blockEnd - block)..<((blockEnd - block + mr - 1) / mr * mr) {
+                                    table[t] = table[blockEnd - block - 1]
+                                }
+                                for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
+                                    let n = Swift.min(nr, columns.upperBound - jr)
+                                    for (t0, tileRows) in RowTiles(blockEnd - block) {
+                                        if let dotTail, jr == dotTail.columns.lowerBound {
+                                            stageRows(mr, segments: segments, from: table + t0,
+                                                      into: staged, pitch: Blocking.aPitch)
+                                            Blocking.dotTail(depth: blockLength, rows: stagedRows, offset: 0,
+                                                             bT: dotTail.bT + k0, bStride: dotTail.stride, count: n,
+                                                             tile: tile, wantedRows: tileRows)
+                                        } else {
+                                            Blocking.microkernel(segments: segments, rows: table + t0,
+                                                                 b: panels + jr * blockLength, tile: tile,
+                                                                 wantedRows: tileRows, columns: n)
+                                        }
+                                        writeBack(tile: tile, rows: tileRows, columns: n,
+                                                  c: groupOutput + (bandStart + block + t0) * ldc + jr, ldc: ldc,
+                                                  column0: group * groupColumns + jr, epilogue: epilogue, phase: phase)
                                     }
-                                    writeBack(tile: tile, rows: tileRows, columns: n,
-                                              c: output + (bandStart + block + t0) * ldc + jr, ldc: ldc, column0: jr,
-                                              epilogue: epilogue, phase: phase)
                                 }
                             }
                         }

@@ -131,10 +131,11 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     @Test func paddedBandsMatchTheReference() throws {
         let nr = Blocking.nr
         func bandCase(height: Int, width: Int, channels: Int, outputs: Int, kernel: Size2D, strides: Size2D = Size2D(1),
-                      dilations: Size2D = Size2D(1), padding: Padding = .same) -> ConvCase {
+                      dilations: Size2D = Size2D(1), padding: Padding = .same, groups: Int = 1) -> ConvCase {
             var c = ConvCase()
             c.batch = 3; c.height = height; c.width = width; c.inputChannels = channels; c.outputChannels = outputs
             c.kernel = kernel; c.strides = strides; c.dilations = dilations; c.padding = padding; c.activation = .relu
+            c.groups = groups
             return c
         }
         let cases = [
@@ -160,6 +161,14 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             // width dilation 3·3·131 = 1179 in two blocks of 590, cut inside tap 4.
             bandCase(height: 5, width: 7, channels: 150, outputs: 2 * nr + 3, kernel: Size2D(3)),
             bandCase(height: 6, width: 9, channels: 131, outputs: nr - 3, kernel: Size2D(3), dilations: Size2D(2)),
+            // Groups read the same band, each its channels of every tap: a full panel and a dot tail per
+            // group, a filter panel of 4 columns, a height stride with a width dilation, and a group's
+            // depth beyond KC (3·3·150 in two blocks).
+            bandCase(height: 7, width: 13, channels: 8, outputs: 2 * nr + 2, kernel: Size2D(3), groups: 2),
+            bandCase(height: 9, width: 11, channels: 32, outputs: 32, kernel: Size2D(3), groups: 8),
+            bandCase(height: 12, width: 15, channels: 12, outputs: 9, kernel: Size2D(3), strides: Size2D(2),
+                     dilations: Size2D(height: 1, width: 2), groups: 3),
+            bandCase(height: 5, width: 7, channels: 300, outputs: 2 * nr - 6, kernel: Size2D(3), groups: 2),
         ]
         let lanes: [Lanes] = [.serial, .fixed(2), .fixed(3), .fixed(5)]
         for (index, c) in cases.enumerated() {
