@@ -164,7 +164,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             // Groups read the same band, each its channels of every tap: a full panel and a dot tail per
             // group, a filter panel of 4 columns, a height stride with a width dilation, and a group's
             // depth beyond KC (3·3·150 in two blocks).
-            bandCase(height: 7, width: 13, channels: 8, outputs: 2 * nr + 2, kernel: Size2D(3), groups: 2),
+            bandCase(height: 7, width: 13, channels: 16, outputs: 2 * nr + 2, kernel: Size2D(3), groups: 2),
             bandCase(height: 9, width: 11, channels: 32, outputs: 32, kernel: Size2D(3), groups: 8),
             bandCase(height: 12, width: 15, channels: 12, outputs: 9, kernel: Size2D(3), strides: Size2D(2),
                      dilations: Size2D(height: 1, width: 2), groups: 3),
@@ -188,8 +188,9 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     /// that more lanes must split the channels: at 140 and 131 input channels (not 9: too shallow)
     /// it takes the dot-product tail, from packed patches on one lane, from a band's rows, staged,
     /// on two and three; the same bits, and the tail's channels come from the filter's `tail` (NaN
-    /// there turns them, and only them, to NaN on either path). And a grouped layer whose groups
-    /// end in the tail.
+    /// there turns them, and only them, to NaN on either path). And grouped layers whose groups
+    /// end in the tail: one that packs on one lane and reads bands on two (each group sixteen
+    /// panels, over two depth blocks), and a small one that reads bands on every lane count.
     @Test func outputChannelSplitsReadBandsWhereOneLanePacks() throws {
         for (index, (channels, dilations)) in [(9, Size2D(1)), (140, Size2D(1)), (131, Size2D(height: 1, width: 2))].enumerated() {
             var tail = ConvCase()
@@ -228,6 +229,15 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
             #expect(try layer.readsPatchesFromBands(forInput: shape, lanes: .fixed(2)), "\(c)")
             #expect(try checkConv(c, seed: UInt64(60 + index), lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
         }
+        var wide = ConvCase()
+        wide.height = 3; wide.width = 3; wide.inputChannels = 2 * 140; wide.outputChannels = 2 * (15 * Blocking.nr + 3)
+        wide.groups = 2; wide.padding = .same
+        var wideRNG = SeededGenerator(seed: 0)
+        let wideLayer = try Conv2D(try wide.descriptor(&wideRNG)), wideShape = [1, 3, 3, wide.inputChannels]
+        #expect(!DotTail.columns(of: 15 * Blocking.nr + 3, depth: 9 * 140).isEmpty)
+        #expect(try !wideLayer.readsPatchesFromBands(forInput: wideShape, lanes: .serial))
+        #expect(try wideLayer.readsPatchesFromBands(forInput: wideShape, lanes: .fixed(2)))
+        #expect(try checkConv(wide, seed: 81, lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
         var grouped = ConvCase()
         grouped.batch = 2; grouped.height = 5; grouped.width = 6; grouped.inputChannels = 2 * 35
         grouped.outputChannels = 2 * (Blocking.nr + 3); grouped.groups = 2

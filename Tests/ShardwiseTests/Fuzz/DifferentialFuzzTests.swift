@@ -260,8 +260,9 @@ enum FuzzCase {
             total += 1
             if try layer.readsPatchesFromBands(forInput: [c.batch, c.height, c.width, c.inputChannels]) { bands += 1 }
         }
-        // 1,060 of 1,963 on one lane on AVX-512, 1,022 on the portable target (bands serve at most
-        // eight NR panels, two under a height stride with long kernel rows, and any depth).
+        // 1,729 of 1,963 on one lane on AVX-512, 1,691 on the portable target, since grouped layers
+        // read bands too (1,060 and 1,022 before; bands serve at most eight NR panels a group, two
+        // under a height stride with long kernel rows, and any depth).
         #expect(bands * 50 >= total, "only \(bands) of \(total) cases take the band path")
     }
 
