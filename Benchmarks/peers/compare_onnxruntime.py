@@ -25,28 +25,12 @@ def run(command):
     return subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
 
 
-def label(case):
-    """`conv 1×112×112×3 3×3→24 s2`, `GEMM 64×64×64`, `dense 32×1024→1024` from the bench's
-    canonical text (defaults left out)."""
-    d = dict(field.split('=') for field in case.split())
-    if d['op'] == 'gemm':
-        return f"GEMM {d['m']}×{d['n']}×{d['k']}"
-    if d['op'] == 'dense':
-        text = f"dense {d['batch']}×{d['in']}→{d['out']}"
-    else:
-        text = f"conv {d['n']}×{d['h']}×{d['w']}×{d['c']} {d['kh']}×{d['kw']}→{d['k']}"
-        for key, default, prefix in (('stride', '1', ' s'), ('dilation', '1', ' d'), ('groups', '1', ' g'),
-                                     ('pad', 'same', ' pad ' if ',' in d.get('pad', '') else ' ')):
-            if d.get(key, default) != default:
-                text += prefix + d[key]
-    return text + (f" {d['act']}" if d.get('act', 'none') != 'none' else "")
-
-
 def shardwise(bench, shapes, lanes, executor):
+    """GFLOP/s and the bench's label of each verified case, by its canonical text."""
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
         run([bench, "--shapes", shapes, "--lanes", lanes, "--executor", executor, "--json", report.name])
         results = json.load(open(report.name))["results"]
-    return {r["case"]: r["gflops"] for r in results if r["verified"]}
+    return {r["case"]: (r["gflops"], r["label"]) for r in results if r["verified"]}
 
 
 def onnxruntime(shapes):
@@ -75,10 +59,10 @@ def main():
         unverified = [lanes for lanes, side in ((1, 1), (2, 2)) if any(case not in s[side] for s in samples)]
         if unverified:
             sys.exit(f"shardwise-bench did not verify {case} at {unverified} lane(s)")
-        columns = [[s[1][case] for s in samples], [s[0][case][0] for s in samples],
-                   [s[2][case] for s in samples], [s[0][case][1] for s in samples]]
+        columns = [[s[1][case][0] for s in samples], [s[0][case][0] for s in samples],
+                   [s[2][case][0] for s in samples], [s[0][case][1] for s in samples]]
         cells = [f"{statistics.median(c):.0f} ({min(c):.0f}–{max(c):.0f})" for c in columns]
-        print(f"| {label(case)} | " + " | ".join(cells) + " |")
+        print(f"| {samples[0][1][case][1]} | " + " | ".join(cells) + " |")
 
 
 main()

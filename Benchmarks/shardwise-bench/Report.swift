@@ -278,6 +278,7 @@ enum JSONReport {
             ("speedup_over_reference", .number(r.speedupOverReference)),
         ]
         let extras: [(String, JSON)] = [
+            ("label", .string(r.benchCase.label)),
             ("lanes_setting", .string(r.setting.label)),
             ("lanes_used", optional(r.plan?.laneCount, JSON.integer)),
             ("plan", optional(r.plan?.description, JSON.string)),
