@@ -188,7 +188,6 @@ struct PaddedBand: Sendable {
         let mr = Blocking.mr, nr = Blocking.nr
         let plane = h.output * w.output
         let tile = workspace + workspaceFloats - mr * nr
-        let pitch = w.stride * channels
         let blockDepth = Blocking.depthBlock(depth)
         let staged = workspace + filledRows * rowFloats
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Blocking.mc + mr) { tables in
@@ -217,21 +216,7 @@ struct PaddedBand: Sendable {
                         blockSegments[group][index].withUnsafeBufferPointer { segments in
                             for block in stride(from: pixel - bandStart, to: bandEnd - bandStart, by: Blocking.mc) {
                                 let blockEnd = Swift.min(block + Blocking.mc, bandEnd - bandStart)
-                                // Each pixel's patch row in the band: tiles run over output pixels only, across
-                                // output rows; a last tile short of MR pixels repeats its last one.
-                                var column = block % w.output
-                                var patchRow = UnsafePointer(
-                                    workspace + ((block / w.output) * virtualWidth + column) * pitch)
-                                let rowSkip = (virtualWidth - w.output) * pitch
-                                for t in 0..<(blockEnd - block) {
-                                    table[t] = patchRow
-                                    patchRow += pitch
-                                    column += 1
-                                    if column == w.output { (column, patchRow) = (0, patchRow + rowSkip) }
-                                }
-                                for t in (blockEnd - block)..<((blockEnd - block + mr - 1) / mr * mr) {
-                                    table[t] = table[blockEnd - block - 1]
-                                }
+                                pointToPatchRows(block..<blockEnd, of: workspace, into: table)
                                 for jr in stride(from: columns.lowerBound, to: columns.upperBound, by: nr) {
                                     let n = Swift.min(nr, columns.upperBound - jr)
                                     for (t0, tileRows) in RowTiles(blockEnd - block) {
@@ -257,6 +242,27 @@ struct PaddedBand: Sendable {
                 }
                 pixel = bandEnd
             }
+        }
+    }
+
+    /// Points `table` at the patch rows in `band` of its pixels `pixels` (counted from the band's
+    /// first): tiles run over output pixels only, across output rows, and the entries up to the
+    /// next whole tile repeat the last pixel's (computed, never written back).
+    @inline(__always)
+    private func pointToPatchRows(_ pixels: Range<Int>, of band: UnsafeMutablePointer<Float>,
+                                  into table: UnsafeMutablePointer<UnsafePointer<Float>>) {
+        let w = geometry.width, pitch = w.stride * channels
+        var column = pixels.lowerBound % w.output
+        var patchRow = UnsafePointer(band + ((pixels.lowerBound / w.output) * virtualWidth + column) * pitch)
+        let rowSkip = (virtualWidth - w.output) * pitch
+        for t in 0..<pixels.count {
+            table[t] = patchRow
+            patchRow += pitch
+            column += 1
+            if column == w.output { (column, patchRow) = (0, patchRow + rowSkip) }
+        }
+        for t in pixels.count..<((pixels.count + Blocking.mr - 1) / Blocking.mr * Blocking.mr) {
+            table[t] = table[pixels.count - 1]
         }
     }
 
