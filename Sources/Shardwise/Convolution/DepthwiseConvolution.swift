@@ -9,6 +9,27 @@
 // per tap for four (eight) multiply-adds. Taps that fall into the padding are
 // skipped (not multiplied by zero); the tap order is fixed (kh, then kw), so every
 // output is computed by the same operations whichever lane owns its pixel.
+//
+// Kernels 5 or 7 wide, at a width stride and dilation of 1 and with whole vectors of
+// channels, *slide* instead (`slidingRun`, `runSliding`). A run of up to 12 pixels of
+// one output row (6 with 16 vector registers) keeps an accumulator per pixel and, for
+// each kernel row, the vectors its first tap reads; each further tap reads the same
+// vectors one input column on, so they slide down by one register (free once unrolled)
+// and one new vector is loaded. A kernel row of width W then costs run + W − 1 input
+// loads and W filter loads for run · W multiply-adds, where the groups below load an
+// input vector for every multiply-add. Border pixels slide too: an input column in the
+// padding reads a vector of zeros, which leaves every sum's bits as skipping the tap
+// would (for finite filters; see `slidingRun`), so a row is all runs, as few and as
+// even as 12 allows (`PixelRun.length(splitting:)`): a run under 8 pixels leaves the
+// multiply-add's latency exposed. Shards of such a layer are whole rows, which keeps
+// the runs long. 1 lane, GFLOP/s (medians of three interleaved runs, the input where
+// the heap put it): 1×56×56×96 7×7 94 → 156, 1×28×28×192 7×7 82 → 156, 1×14×14×384
+// 7×7 58 → 149, 1×7×7×768 7×7 54 → 172, 1×28×28×192 5×5 97 → 123, 1×14×14×240 5×5
+// 53 → 128; 2 lanes 178 → 292, 156 → 299, 106 → 269, 81 → 253, 183 → 242, 98 → 216.
+// 3×3 kernels keep the groups: sliding them lost where a row's pixels are 2–4 KB apart
+// (1×14×14×512 58 → 45, 1×7×7×1024 42 → 36; probably as a run's loads then share one
+// or two of the L1's 64 sets, and three taps reuse too little to hide it) and on
+// 1×112×112×32 (96 → 84, the eight-pixel groups), and won on 1×28×28×64 (76 → 97).
 // Pixels with every horizontal tap inside the input take a path with no tests at all:
 // one flat loop over a table of tap offsets (the kernel rows inside the input: all of
 // them away from the top and bottom), eight (sixteen) accumulators, the epilogue once
@@ -148,6 +169,8 @@ package struct DepthwiseKernel: @unchecked Sendable {
     let tapOffsets: UnsafeBufferPointer<Int>
     /// The interior output columns: those whose every horizontal tap is inside the input row.
     let interiorColumns: Range<Int>
+    /// A vector of zeros: what a sliding run reads for an input column in the padding.
+    let zeros: UnsafeRawPointer
 
     /// Computes a call of a depthwise layer: the output pixels of `plan`'s shards, on `lanes`.
     static func run(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int,
@@ -178,11 +201,15 @@ package struct DepthwiseKernel: @unchecked Sendable {
                 taps.initializeElement(at: t, to: ((t / w.kernel) * h.dilation * w.input + (t % w.kernel) * w.dilation)
                                                   * channels * MemoryLayout<Float>.stride)
             }
-            return weights.withWindowsAligned(shift: shift) { filter, bias in
-                body(DepthwiseKernel(input: input, geometry: geometry, channels: channels, filter: filter,
-                                     filterPitch: weights.pitch, shift: shift,
-                                     epilogue: Epilogue(bias: bias, activation: activation),
-                                     tapOffsets: UnsafeBufferPointer(taps), interiorColumns: interiorStart..<interiorEnd))
+            return withUnsafeTemporaryAllocation(of: Vector.self, capacity: 1) { zeros in
+                zeros.initializeElement(at: 0, to: Vector())
+                return weights.withWindowsAligned(shift: shift) { filter, bias in
+                    body(DepthwiseKernel(input: input, geometry: geometry, channels: channels, filter: filter,
+                                         filterPitch: weights.pitch, shift: shift,
+                                         epilogue: Epilogue(bias: bias, activation: activation),
+                                         tapOffsets: UnsafeBufferPointer(taps), interiorColumns: interiorStart..<interiorEnd,
+                                         zeros: UnsafeRawPointer(zeros.baseAddress!)))
+                }
             }
         }
     }
@@ -194,16 +221,18 @@ package struct DepthwiseKernel: @unchecked Sendable {
     /// channels that are not whole vector pairs.
     static func windowShift(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int) -> Int {
         let v = Vector.scalarCount
-        guard geometry.width.stride == 1 && channels % (2 * v) == 0 else { return 0 }
+        guard geometry.width.stride == 1 && channels % (2 * v) == 0 && !slides(geometry: geometry, channels: channels)
+        else { return 0 }
         return (v - Int(UInt(bitPattern: input) / UInt(MemoryLayout<Float>.stride) % UInt(v))) % v
     }
 
-    /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC), one output row
-    /// at a time: the interior pixels (`interiorColumns`) go four (or eight, `takesEightPixels`) at
+    /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC): by `runSliding`
+    /// where the layer slides; otherwise one output row at a time, the interior pixels (`interiorColumns`) go four (or eight, `takesEightPixels`) at
     /// a time through `computeInterior` with the row's kernel rows inside the input, in aligned
     /// windows where `windowShift` says so; the border pixels, and what windows leave, through
     /// `computeVectors` and `computeLoneVectors`.
     package func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
+        if slides { return runSliding(pixels: pixels, output: output) }
         let h = geometry.height, w = geometry.width
         let plane = h.output * w.output
         let interiorStart = interiorColumns.lowerBound, interiorEnd = interiorColumns.upperBound
@@ -246,7 +275,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
                     let first = imageBase + (h.inputIndex(output: oh, tap: kernelRows.lowerBound) * w.input
                                              + w.inputIndex(output: at, tap: 0)) * channels + groupShift
                     let target = output + (rowStart + at) * channels + groupShift
-                    if !overlaps && interior >= 8 + spill && takesEightPixels {
+if !overlaps && interior >= 8 + spill && takesEightPixels {
                         // Eight interior pixels, whose channels are one vector pair.
                         computeEightInterior(source: first, tapOffsets: rowTaps, firstTap: firstTap,
                                              channel: groupShift, output: target)
@@ -300,6 +329,126 @@ package struct DepthwiseKernel: @unchecked Sendable {
             }
             pixel = rowEnd
         }
+    }
+
+    /// Computes output pixels `pixels` of a layer whose pixels slide (`slides`) into `output`, one
+    /// output row at a time, each row's pixels in runs as long and as even as `PixelRun.longest`
+    /// allows (`PixelRun.length(splitting:)`).
+    private func runSliding(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
+        let h = geometry.height, w = geometry.width
+        let plane = h.output * w.output
+        var pixel = pixels.lowerBound
+        while pixel < pixels.upperBound {
+            let image = pixel / plane, oh = (pixel % plane) / w.output
+            let rowStart = image * plane + oh * w.output
+            let first = pixel - rowStart, end = Swift.min(pixels.upperBound - rowStart, w.output)
+            // The kernel rows inside the input, whose taps lead the table.
+            let kernelRows = h.tapsInside(output: oh)
+            let rowTaps = UnsafeBufferPointer(rebasing: tapOffsets[0..<(kernelRows.count * w.kernel)])
+            let inputRow = input + (image * h.input + h.inputIndex(output: oh, tap: kernelRows.lowerBound)) * w.input
+                * channels
+            var ow = first
+            while ow < end {
+                let run = PixelRun.length(splitting: end - ow)
+                let column = w.inputIndex(output: ow, tap: 0)
+                for c0 in stride(from: 0, to: channels, by: Vector.scalarCount) {
+                    computeSlidingRun(run, source: inputRow + column * channels + c0, firstColumn: column,
+                                      tapOffsets: rowTaps, firstTap: kernelRows.lowerBound * w.kernel, channel: c0,
+                                      output: output + (rowStart + ow) * channels + c0)
+                }
+                ow += run
+            }
+            pixel = rowStart + end
+        }
+    }
+
+    /// Whether the layer's pixels slide (`slidingRun`): a width stride and dilation of 1 (each
+    /// tap then reads the input row one pixel further on), a kernel width `computeSlidingRun` is
+    /// specialized for, and whole vectors of channels.
+    private var slides: Bool { Self.slides(geometry: geometry, channels: channels) }
+
+    /// `slides` for a layer of `geometry` and `channels`.
+    static func slides(geometry: ConvolutionGeometry, channels: Int) -> Bool {
+        let w = geometry.width
+        return w.stride == 1 && w.dilation == 1 && [5, 7].contains(w.kernel) && channels % Vector.scalarCount == 0
+    }
+
+    /// A run of `pixels` pixels (`PixelRun.length`), one vector of channels from `channel`, by
+    /// `slidingRun` specialized for the kernel width and the run's length.
+    @inline(never)
+    private func computeSlidingRun(_ pixels: Int, source: UnsafePointer<Float>, firstColumn: Int,
+                                   tapOffsets: UnsafeBufferPointer<Int>, firstTap: Int, channel: Int,
+                                   output: UnsafeMutablePointer<Float>) {
+        @_transparent func run(_ kernelWidth: Int) {
+            slidingRun(pixels, kernelWidth: kernelWidth, source: source, firstColumn: firstColumn, tapOffsets: tapOffsets,
+                       firstTap: firstTap, channel: channel, output: output)
+        }
+        if geometry.width.kernel == 5 { run(5) } else { run(7) }
+    }
+
+    /// `slidingRun(pixels:…)` with `pixels` made a constant.
+    @_transparent
+    private func slidingRun(_ pixels: Int, kernelWidth: Int, source: UnsafePointer<Float>, firstColumn: Int,
+                            tapOffsets: UnsafeBufferPointer<Int>, firstTap: Int, channel: Int,
+                            output: UnsafeMutablePointer<Float>) {
+        @_transparent func run(_ pixels: Int) {
+            slidingRun(pixels: pixels, kernelWidth: kernelWidth, source: source, firstColumn: firstColumn,
+                       tapOffsets: tapOffsets, firstTap: firstTap, channel: channel, output: output)
+        }
+        switch pixels {
+        case 1: run(1)
+        case 2: run(2)
+        case 3: run(3)
+        case 4: run(4)
+        case 5: run(5)
+        case 6: run(6)
+        case 7: run(7)
+        case 8: run(8)
+        case 9: run(9)
+        case 10: run(10)
+        case 11: run(11)
+        default: run(12)
+        }
+    }
+
+    /// `pixels` consecutive pixels of one output row, one vector of channels from `channel`, whose
+    /// kernel rows inside the input (`tapOffsets`: each row's first tap `kernelWidth` entries on)
+    /// start at `source`, input column `firstColumn` (the first pixel's first tap; tap `firstTap` of
+    /// the filter); `pixels` and `kernelWidth` are constants after inlining (transparent: the
+    /// optimizer outlined it). With a width stride and dilation of 1, tap k of pixel p reads input
+    /// column firstColumn + p + k, so a kernel row's `pixels` input vectors are loaded once and slid
+    /// one column on for each further tap, one new load each: pixels + width − 1 input loads and
+    /// `width` filter loads for pixels · width multiply-adds, where `computeInterior` loads an input
+    /// vector for every multiply-add. A column in the padding reads `zeros`, so a pixel by the
+    /// border multiplies zeros where other paths skip the tap: with finite filters the same bits
+    /// (a product of zero leaves a sum unchanged, and no sum from +0 becomes −0), as the GEMM path's
+    /// padded patches do. Each output takes its taps in (kh, kw) order, in any run.
+    @_transparent
+    private func slidingRun(pixels: Int, kernelWidth: Int, source: UnsafePointer<Float>, firstColumn: Int,
+                            tapOffsets: UnsafeBufferPointer<Int>, firstTap: Int, channel: Int,
+                            output: UnsafeMutablePointer<Float>) {
+        let pixelBytes = channels * 4, tapBytes = filterPitch * 4, width = UInt(geometry.width.input)
+        let base = UnsafeRawPointer(source)
+        var weights = UnsafeRawPointer(filter + firstTap * filterPitch + channel)
+        var sums = PixelRun()
+        var tap = 0
+        while tap < tapOffsets.count {
+            let row = base + tapOffsets[tap]
+            @_transparent func input(_ p: Int) -> Vector {
+                let inside = UInt(bitPattern: firstColumn &+ p) < width
+                return (inside ? row + p * pixelBytes : zeros).loadUnaligned(as: Vector.self)
+            }
+            var inputs = PixelRun(pixels, input)
+            @_transparent func slide(_ k: Int) {
+                guard k < kernelWidth else { return }
+                sums.add(pixels, inputs, times: weights.loadUnaligned(fromByteOffset: k * tapBytes, as: Vector.self))
+                if k + 1 < kernelWidth { inputs.slide(pixels, bringingIn: input(pixels + k)) }
+            }
+            slide(0); slide(1); slide(2); slide(3); slide(4); slide(5); slide(6)
+            weights += kernelWidth * tapBytes
+            tap += kernelWidth
+        }
+        sums.store(pixels, epilogue, column: channel, into: UnsafeMutableRawPointer(output), pixelBytes: pixelBytes)
     }
 
     /// Whether interior pixels go eight at a time: where their channels are one vector pair (each
@@ -473,5 +622,88 @@ private struct PixelQuad {
         epilogue.finishAndStore((a1, b1), bias: bias, into: target + pixelBytes)
         epilogue.finishAndStore((a2, b2), bias: bias, into: target + 2 * pixelBytes)
         epilogue.finishAndStore((a3, b3), bias: bias, into: target + 3 * pixelBytes)
+    }
+}
+
+/// One vector of channels for each of up to `longest` consecutive output pixels: accumulators, or
+/// the input vectors a sliding run multiplies by one tap. Named fields, which LLVM keeps in
+/// registers once the pixel count is a constant; `pixels` (`length`; a constant after inlining)
+/// says how many are in use.
+private struct PixelRun {
+    var v0 = Vector(), v1 = Vector(), v2 = Vector(), v3 = Vector(), v4 = Vector(), v5 = Vector()
+    var v6 = Vector(), v7 = Vector(), v8 = Vector(), v9 = Vector(), v10 = Vector(), v11 = Vector()
+
+    /// The longest run: two runs (sums and inputs) and two more vectors fit the registers, 32 on
+    /// AVX-512 and arm64, 16 elsewhere.
+    #if SHARDWISE_AVX512 || arch(arm64)
+    static let longest = 12
+    #else
+    static let longest = 6
+    #endif
+
+    /// The first run of a stretch of `pixels` (≥ 1) pixels: the stretch in as few runs as
+    /// `longest` allows, as even as can be. Short runs cost twice: their input and filter loads serve
+    /// fewer multiply-adds, and under eight accumulators cannot hide the multiply-add's latency.
+    /// (Runs of 12 and the last few pixels in the last 4 again had computed 16 pixels for a row of
+    /// 14, and 8 for 7 in two latency-bound runs of 4.)
+    static func length(splitting pixels: Int) -> Int {
+        let runs = (pixels + longest - 1) / longest
+        return (pixels + runs - 1) / runs
+    }
+
+    /// Zeros.
+    @_transparent init() {}
+
+    /// The first `pixels` vectors `load(p)`.
+    @_transparent
+    init(_ pixels: Int, _ load: (Int) -> Vector) {
+        @_transparent func pixel(_ p: Int) -> Vector { p < pixels ? load(p) : Vector() }
+        (v0, v1, v2, v3, v4, v5) = (pixel(0), pixel(1), pixel(2), pixel(3), pixel(4), pixel(5))
+        (v6, v7, v8, v9, v10, v11) = (pixel(6), pixel(7), pixel(8), pixel(9), pixel(10), pixel(11))
+    }
+
+    /// Pixel p gains `inputs`' pixel p times `weights`.
+    @_transparent
+    mutating func add(_ pixels: Int, _ inputs: PixelRun, times weights: Vector) {
+        @inline(__always) func add(_ p: Int, _ sum: inout Vector, _ input: Vector) {
+            if p < pixels { sum = multiplyAdd(sum, input, weights) }
+        }
+        add(0, &v0, inputs.v0); add(1, &v1, inputs.v1); add(2, &v2, inputs.v2); add(3, &v3, inputs.v3)
+        add(4, &v4, inputs.v4); add(5, &v5, inputs.v5); add(6, &v6, inputs.v6); add(7, &v7, inputs.v7)
+        add(8, &v8, inputs.v8); add(9, &v9, inputs.v9); add(10, &v10, inputs.v10); add(11, &v11, inputs.v11)
+    }
+
+    /// Moves every pixel's vector one pixel down, `next` becoming the last pixel's: free once
+    /// unrolled, where it is only a renaming of registers.
+    @_transparent
+    mutating func slide(_ pixels: Int, bringingIn next: Vector) {
+        (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10) = (v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11)
+        switch pixels {
+        case 1: v0 = next
+        case 2: v1 = next
+        case 3: v2 = next
+        case 4: v3 = next
+        case 5: v4 = next
+        case 6: v5 = next
+        case 7: v6 = next
+        case 8: v7 = next
+        case 9: v8 = next
+        case 10: v9 = next
+        case 11: v10 = next
+        default: v11 = next
+        }
+    }
+
+    /// The epilogue on the `pixels` pixels (channels from `column`), stored `pixelBytes` apart from `target`.
+    @_transparent
+    func store(_ pixels: Int, _ epilogue: Epilogue, column: Int, into target: UnsafeMutableRawPointer,
+               pixelBytes: Int) {
+        let bias = epilogue.biasVector(column: column)
+        @_transparent func store(_ p: Int, _ sum: Vector) {
+            guard p < pixels else { return }
+            target.storeBytes(of: epilogue.finish(sum, bias: bias), toByteOffset: p * pixelBytes, as: Vector.self)
+        }
+        store(0, v0); store(1, v1); store(2, v2); store(3, v3); store(4, v4); store(5, v5)
+        store(6, v6); store(7, v7); store(8, v8); store(9, v9); store(10, v10); store(11, v11)
     }
 }

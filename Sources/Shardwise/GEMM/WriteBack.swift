@@ -27,7 +27,7 @@ package struct Epilogue: @unchecked Sendable {
         (lower, upper) = activation.bounds
     }
 
-    var clamps: Bool { lower != -.infinity || upper != .infinity }
+    @_transparent var clamps: Bool { lower != -.infinity || upper != .infinity }
 
     /// The last steps on a vector of finished outputs for `count` columns from `column`:
     /// add the bias, then clamp.
@@ -38,14 +38,18 @@ package struct Epilogue: @unchecked Sendable {
         return clamps ? clamp(t) : t
     }
 
-    /// The bias of columns `column ..< column + 2·V` as two vectors (zeros without a bias), to
-    /// load once for all the rows of outputs that share those columns.
+    /// The bias of columns `column ..< column + V` (zeros without a bias), to load once for all the
+    /// rows of outputs that share those columns.
+    @inline(__always)
+    package func biasVector(column: Int) -> Vector {
+        guard let bias else { return Vector() }
+        return UnsafeRawPointer(bias + column).loadUnaligned(as: Vector.self)
+    }
+
+    /// The bias of columns `column ..< column + 2·V` as two vectors: `biasVector` twice.
     @inline(__always)
     package func biasPair(column: Int) -> (Vector, Vector) {
-        guard let bias else { return (Vector(), Vector()) }
-        let source = UnsafeRawPointer(bias + column)
-        return (source.loadUnaligned(as: Vector.self),
-                source.loadUnaligned(fromByteOffset: Vector.scalarCount * 4, as: Vector.self))
+        (biasVector(column: column), biasVector(column: column + Vector.scalarCount))
     }
 
     /// `finish` on a row of 2·V finished outputs whose bias pair is already loaded
@@ -72,6 +76,13 @@ package struct Epilogue: @unchecked Sendable {
             t1 = clamp(t1)
         }
         return (t0, t1)
+    }
+
+    /// `finish` on a vector of V finished outputs whose bias is already loaded (`biasVector`).
+    @_transparent
+    func finish(_ value: Vector, bias: Vector) -> Vector {
+        let t = self.bias != nil ? value + bias : value
+        return clamps ? clamp(t) : t
     }
 
     /// The activation on a vector: every activation is a clamp. NaN stays NaN.

@@ -56,6 +56,41 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
     return nil
 }
 
+/// Runs `c` (batch and all) on one lane with its input copied to the start of an accessible
+/// region that an inaccessible page precedes, then to the end of one that an inaccessible page
+/// follows: a read before or after the input faults. Returns a failure description, or nil.
+func checkConvBesideGuardPages(_ c: ConvCase, seed: UInt64) throws -> String? {
+    var rng = SeededGenerator(seed: seed)
+    let descriptor = try c.descriptor(&rng)
+    let shape = [c.batch, c.height, c.width, c.inputChannels]
+    let input = try Tensor(shape: shape, scalars: rng.floats(shape.reduce(1, *)))
+    let expected = try Reference.conv2D(input: input, descriptor: descriptor)
+    let layer = try Conv2D(descriptor)
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let length = (input.count * 4 + page - 1) / page * page
+    for guardAfter in [false, true] {
+        guard let mapping = mmap(nil, length + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              mapping != MAP_FAILED else { return "mmap failed" }
+        defer { munmap(mapping, length + page) }
+        let accessible = guardAfter ? mapping : mapping + page
+        guard mprotect(guardAfter ? mapping + length : mapping, page, PROT_NONE) == 0 else { return "mprotect failed" }
+        let start = guardAfter ? accessible + length - input.count * 4 : accessible
+        let source = start.bindMemory(to: Float.self, capacity: input.count)
+        source.initialize(from: input.scalars, count: input.count)
+        var output = [Float](repeating: .nan, count: expected.count)
+        try output.withUnsafeMutableBufferPointer { target in
+            try layer.forward(input: UnsafeBufferPointer(start: source, count: input.count), shape: shape, output: target,
+                              lanes: .serial)
+        }
+        let depth = c.kernel.height * c.kernel.width * c.inputChannels / c.groups
+        if let bad = firstMismatch(output, expected.scalars,
+                                   tolerance: tolerance(depth: depth, magnitude: Float(depth).squareRoot() + 1)) {
+            return "\(c) seed \(seed), guard page \(guardAfter ? "after" : "before"): \(bad)"
+        }
+    }
+    return nil
+}
+
 @Suite struct Conv2DTests {
     /// A seeded random walk through the issue's grid; invalid combinations must throw the typed error.
     @Test func randomGridAgainstReference() throws {
@@ -417,18 +452,51 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
         }
     }
 
+    /// Depthwise layers whose pixels slide along the input row (kernel widths 5 and 7, a width
+    /// stride and dilation of 1, whole vectors of channels): every row width from 1 to 25, so runs
+    /// of every length and rows split into two runs or more, with 32 vector registers or 16; kernel
+    /// rows cut at the top and bottom (a kernel taller than the input); SAME, VALID and asymmetric
+    /// explicit padding wider than half the kernel; one to three vectors of channels; a clamp. Every
+    /// lane count gives the same bits, and they match the reference. Then the same layers with the
+    /// input against an inaccessible page at either end: a column in the padding reads zeros, never
+    /// the memory beside the input.
+    @Test func depthwiseSlidingRunsAgreeWithReference() throws {
+        let v = Blocking.nr / 2
+        let lanes: [Lanes] = [.serial, .fixed(2), .fixed(3), .fixed(7)]
+        let layouts: [(kernel: Size2D, padding: Padding, channels: Int)] = [
+            (Size2D(7), .same, 2 * v), (Size2D(height: 3, width: 5), .valid, v),
+            (Size2D(height: 1, width: 7), .explicit(top: 0, bottom: 2, left: 5, right: 1), 3 * v), (Size2D(5), .same, v),
+        ]
+        var ran = 0
+        for width in 1...25 {
+            for (index, layout) in layouts.enumerated() {
+                var c = ConvCase()
+                c.batch = 2; c.height = [1, 4, 9][(width + index) % 3]; c.width = width
+                c.inputChannels = layout.channels; c.outputChannels = layout.channels; c.groups = layout.channels
+                c.kernel = layout.kernel; c.padding = layout.padding; c.activation = .clamp(min: -0.5, max: 0.75)
+                if layout.padding == .valid && (c.width < c.kernel.width || c.height < c.kernel.height) { continue }
+                let seed = UInt64(100 * width + index)
+                #expect(try checkConv(c, seed: seed, lanes: lanes) == nil, "\(c)")
+                #expect(try checkConvBesideGuardPages(c, seed: seed) == nil, "\(c)")
+                ran += 1
+            }
+        }
+        #expect(ran > 80)
+    }
+
     /// The depthwise kernel on any range of pixels writes exactly those pixels, with the bits of the
-    /// whole call (a window group must not spill past its range), and its windows are aligned:
-    /// the input `shift` channels in, and the filter it reads there, start on a vector boundary.
+    /// whole call (a window group must not spill past its range, nor a sliding run), and its windows
+    /// are aligned: the input `shift` channels in, and the filter it reads there, start on a vector
+    /// boundary. Layers whose pixels slide (5×5, 7×7) take no windows.
     @Test func depthwiseShardsWriteOnlyTheirPixelsAndWindowsAreAligned() throws {
         let v = Blocking.nr / 2
-        for channels in [2 * v, 4 * v] {
+        for (kernel, channels) in [(3, 2 * v), (3, 4 * v), (7, v), (5, 2 * v)] {
             let (height, width) = (3, 13)
-            let geometry = try ConvolutionGeometry(input: Size2D(height: height, width: width), kernel: Size2D(3),
+            let geometry = try ConvolutionGeometry(input: Size2D(height: height, width: width), kernel: Size2D(kernel),
                                                    strides: Size2D(1), dilations: Size2D(1), padding: .same)
             var rng = SeededGenerator(seed: UInt64(channels))
             let count = height * width * channels
-            let weights = DepthwiseWeights(filter: rng.floats(9 * channels), bias: rng.floats(channels),
+            let weights = DepthwiseWeights(filter: rng.floats(kernel * kernel * channels), bias: rng.floats(channels),
                                            channels: channels)
             let values = rng.floats(count)
             for offset in 0..<v {
@@ -439,8 +507,12 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
                 DepthwiseKernel.withKernel(input: input, geometry: geometry, channels: channels, weights: weights,
                                            activation: .none) { kernel in
                     let vectorBytes = UInt(v * MemoryLayout<Float>.stride)
-                    #expect(UInt(bitPattern: input + kernel.shift) % vectorBytes == 0, "offset \(offset)")
-                    #expect(UInt(bitPattern: kernel.filter + kernel.shift) % vectorBytes == 0, "offset \(offset)")
+                    if geometry.width.kernel == 3 {
+                        #expect(UInt(bitPattern: input + kernel.shift) % vectorBytes == 0, "offset \(offset)")
+                        #expect(UInt(bitPattern: kernel.filter + kernel.shift) % vectorBytes == 0, "offset \(offset)")
+                    } else {
+                        #expect(kernel.shift == 0)
+                    }
                     var whole = [Float](repeating: .nan, count: count)
                     whole.withUnsafeMutableBufferPointer { kernel.run(pixels: 0..<(height * width), output: $0.baseAddress!) }
                     for start in 0..<(2 * width) {
@@ -450,7 +522,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
                             let inside = (start * channels)..<(end * channels)
                             #expect(part.indices.allSatisfy { inside.contains($0)
                                 ? part[$0].bitPattern == whole[$0].bitPattern : part[$0].isNaN },
-                                    "pixels \(start)..<\(end), offset \(offset)")
+                                    "pixels \(start)..<\(end), offset \(offset), \(geometry.width.kernel)×\(geometry.width.kernel)")
                         }
                     }
                 }
