@@ -15,10 +15,13 @@ public final class Conv2D: Sendable {
     /// What the layer computes.
     public let descriptor: Conv2DDescriptor
     /// The filter of each group, packed as the GEMM's B: [KH·KW·Cin/groups, Cout/groups]; empty
-    /// for a depthwise layer.
+    /// for a layer a direct kernel computes.
     package let packedFilters: [PackedMatrix]
     /// A depthwise layer's filter and bias as its direct kernel reads them; nil for the others.
     let depthwiseWeights: DepthwiseWeights?
+    /// A layer of narrow groups' filter and bias as its direct kernel (`NarrowGroupKernel`) reads
+    /// them; nil for the others.
+    let narrowGroupWeights: DepthwiseWeights?
 
     /// Creates the layer and packs its filters.
     ///
@@ -27,9 +30,9 @@ public final class Conv2D: Sendable {
         self.descriptor = descriptor
         let d = descriptor
         let depth = d.kernel.height * d.kernel.width * d.inputChannelsPerGroup
-        let depthwise = Conv2D.isDepthwise(d)
+        let depthwise = Conv2D.isDepthwise(d), narrowGroups = NarrowGroupKernel.applies(to: d)
         var packed: [PackedMatrix] = []
-        for group in 0..<(depthwise ? 0 : d.groups) {
+        for group in 0..<(depthwise || narrowGroups ? 0 : d.groups) {
             let filter = d.filter.scalars
             let matrix = try filter.withUnsafeBufferPointer { (buffer) throws(ShardwiseError) -> PackedMatrix in
                 let view = StridedMatrix(base: buffer.baseAddress! + group * d.outputChannelsPerGroup,
@@ -40,12 +43,15 @@ public final class Conv2D: Sendable {
             packed.append(matrix)
         }
         packedFilters = packed
-        depthwiseWeights = depthwise
+        let direct = depthwise || narrowGroups
             ? DepthwiseWeights(filter: d.filter.scalars, bias: d.bias?.scalars, channels: d.outputChannels) : nil
+        (depthwiseWeights, narrowGroupWeights) = depthwise ? (direct, nil) : (nil, direct)
     }
 
     /// Whether the direct depthwise kernel computes this layer (groups = input = output channels).
     var isDepthwise: Bool { depthwiseWeights != nil }
+    /// Whether `NarrowGroupKernel` computes this layer.
+    package var narrowGroups: Bool { narrowGroupWeights != nil }
 
     /// Whether `d` is depthwise with channel multiplier 1.
     static func isDepthwise(_ d: Conv2DDescriptor) -> Bool {
@@ -78,7 +84,7 @@ public final class Conv2D: Sendable {
         let patchesAreInput = d.kernel == Size2D(1) && d.strides == Size2D(1) && d.groups == 1 && unpadded
         return GEMMShape(geometry: geometry, inputCount: inputCount, rows: outputCount / d.outputChannels,
                          columns: d.outputChannelsPerGroup, depth: depth, patchesAreInput: patchesAreInput,
-                         band: patchesAreInput || Conv2D.isDepthwise(d)
+                         band: patchesAreInput || Conv2D.isDepthwise(d) || NarrowGroupKernel.applies(to: d)
                             ? nil : PaddedBand(descriptor: d, geometry: geometry, depth: depth))
     }
 
@@ -117,6 +123,13 @@ public final class Conv2D: Sendable {
                                     rowUnit: DepthwiseKernel.slides(geometry: s.geometry, channels: descriptor.inputChannels)
                                         ? s.geometry.width.output : 4)
         }
+        if narrowGroups {
+            // Like a depthwise layer's, one pass over the pixels, cut at whole rows so that the runs
+            // are long; the kernel runs at about a third of the GEMM microkernel's speed.
+            return try Planner.plan(rows: s.rows, columns: descriptor.outputChannels, depth: s.depth, lanes: lanes,
+                                    packsB: false, aPackingCost: { _ in 0 }, allowsColumnSplit: false, kernelSpeed: 0.3,
+                                    rowUnit: s.geometry.width.output)
+        }
         // An output-channel split makes every lane gather the same patches: im2col costs more
         // per element than a copy, because of the index arithmetic and the padding tests. A band
         // copies each input float once, not once per tap: a fraction of a patch row's cost. A
@@ -140,6 +153,7 @@ public final class Conv2D: Sendable {
     public func workspaceBytes(forInput shape: [Int], lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let s = try gemmShape(forInput: shape)
         if let weights = depthwiseWeights { return weights.alignedCopyBytes }
+        if narrowGroups { return 0 }
         let plan = try plan(for: s, lanes: lanes)
         if let band = band(for: s, plan: plan) { return plan.laneCount * band.workspaceFloats * MemoryLayout<Float>.stride }
         return GEMM.workspaceBytes(plan: plan, depth: s.depth, packsB: false, readsAInPlace: s.patchesAreInput)
@@ -175,6 +189,12 @@ public final class Conv2D: Sendable {
             DepthwiseKernel.run(input: input.baseAddress!, geometry: s.geometry, channels: d.inputChannels,
                                 weights: weights, activation: d.activation, plan: plan, lanes: lanes,
                                 output: output.baseAddress!)
+            return
+        }
+        if let weights = narrowGroupWeights {
+            NarrowGroupKernel.run(input: input.baseAddress!, geometry: s.geometry, channels: d.inputChannels,
+                                  weights: weights, activation: d.activation, plan: plan, lanes: lanes,
+                                  output: output.baseAddress!)
             return
         }
         let biasBase = d.bias?.scalars

@@ -331,34 +331,23 @@ if !overlaps && interior >= 8 + spill && takesEightPixels {
         }
     }
 
-    /// Computes output pixels `pixels` of a layer whose pixels slide (`slides`) into `output`, one
-    /// output row at a time, each row's pixels in runs as long and as even as `PixelRun.longest`
-    /// allows (`PixelRun.length(splitting:)`).
+    /// Computes output pixels `pixels` of a layer whose pixels slide (`slides`) into `output`, in
+    /// runs (`PixelRun.forEach`).
     private func runSliding(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
-        let plane = h.output * w.output
-        var pixel = pixels.lowerBound
-        while pixel < pixels.upperBound {
-            let image = pixel / plane, oh = (pixel % plane) / w.output
-            let rowStart = image * plane + oh * w.output
-            let first = pixel - rowStart, end = Swift.min(pixels.upperBound - rowStart, w.output)
+        PixelRun.forEach(in: pixels, geometry: geometry) { image, oh, ow, run in
             // The kernel rows inside the input, whose taps lead the table.
             let kernelRows = h.tapsInside(output: oh)
             let rowTaps = UnsafeBufferPointer(rebasing: tapOffsets[0..<(kernelRows.count * w.kernel)])
             let inputRow = input + (image * h.input + h.inputIndex(output: oh, tap: kernelRows.lowerBound)) * w.input
                 * channels
-            var ow = first
-            while ow < end {
-                let run = PixelRun.length(splitting: end - ow)
-                let column = w.inputIndex(output: ow, tap: 0)
-                for c0 in stride(from: 0, to: channels, by: Vector.scalarCount) {
-                    computeSlidingRun(run, source: inputRow + column * channels + c0, firstColumn: column,
-                                      tapOffsets: rowTaps, firstTap: kernelRows.lowerBound * w.kernel, channel: c0,
-                                      output: output + (rowStart + ow) * channels + c0)
-                }
-                ow += run
+            let column = w.inputIndex(output: ow, tap: 0)
+            let target = output + ((image * h.output + oh) * w.output + ow) * channels
+            for c0 in stride(from: 0, to: channels, by: Vector.scalarCount) {
+                computeSlidingRun(run, source: inputRow + column * channels + c0, firstColumn: column,
+                                  tapOffsets: rowTaps, firstTap: kernelRows.lowerBound * w.kernel, channel: c0,
+                                  output: target + c0)
             }
-            pixel = rowStart + end
         }
     }
 
@@ -628,8 +617,9 @@ private struct PixelQuad {
 /// One vector of channels for each of up to `longest` consecutive output pixels: accumulators, or
 /// the input vectors a sliding run multiplies by one tap. Named fields, which LLVM keeps in
 /// registers once the pixel count is a constant; `pixels` (`length`; a constant after inlining)
-/// says how many are in use.
-private struct PixelRun {
+/// says how many are in use. Direct kernels (the sliding depthwise one, `NarrowGroupKernel`)
+/// compute runs of output pixels in these.
+struct PixelRun {
     var v0 = Vector(), v1 = Vector(), v2 = Vector(), v3 = Vector(), v4 = Vector(), v5 = Vector()
     var v6 = Vector(), v7 = Vector(), v8 = Vector(), v9 = Vector(), v10 = Vector(), v11 = Vector()
 
@@ -649,6 +639,28 @@ private struct PixelRun {
     static func length(splitting pixels: Int) -> Int {
         let runs = (pixels + longest - 1) / longest
         return (pixels + runs - 1) / runs
+    }
+
+    /// Calls `body(image, oh, ow, run)` for each run of the output pixels `pixels` (flattened
+    /// N·OH·OW of `geometry`): one output row's pixels at a time, from column `ow`, in runs of
+    /// `length(splitting:)`.
+    @inline(__always)
+    static func forEach(in pixels: Range<Int>, geometry: ConvolutionGeometry,
+                        _ body: (_ image: Int, _ oh: Int, _ ow: Int, _ run: Int) -> Void) {
+        let width = geometry.width.output, plane = geometry.height.output * width
+        var pixel = pixels.lowerBound
+        while pixel < pixels.upperBound {
+            let image = pixel / plane, oh = (pixel % plane) / width
+            let rowStart = image * plane + oh * width
+            let end = Swift.min(pixels.upperBound - rowStart, width)
+            var ow = pixel - rowStart
+            while ow < end {
+                let run = length(splitting: end - ow)
+                body(image, oh, ow, run)
+                ow += run
+            }
+            pixel = rowStart + end
+        }
     }
 
     /// Zeros.
@@ -671,6 +683,23 @@ private struct PixelRun {
         add(0, &v0, inputs.v0); add(1, &v1, inputs.v1); add(2, &v2, inputs.v2); add(3, &v3, inputs.v3)
         add(4, &v4, inputs.v4); add(5, &v5, inputs.v5); add(6, &v6, inputs.v6); add(7, &v7, inputs.v7)
         add(8, &v8, inputs.v8); add(9, &v9, inputs.v9); add(10, &v10, inputs.v10); add(11, &v11, inputs.v11)
+    }
+
+    /// Calls `body(p, &vector)` on each of the first `pixels` vectors, in order.
+    @_transparent
+    mutating func update(_ pixels: Int, _ body: (_ p: Int, _ vector: inout Vector) -> Void) {
+        if pixels > 0 { body(0, &v0) }
+        if pixels > 1 { body(1, &v1) }
+        if pixels > 2 { body(2, &v2) }
+        if pixels > 3 { body(3, &v3) }
+        if pixels > 4 { body(4, &v4) }
+        if pixels > 5 { body(5, &v5) }
+        if pixels > 6 { body(6, &v6) }
+        if pixels > 7 { body(7, &v7) }
+        if pixels > 8 { body(8, &v8) }
+        if pixels > 9 { body(9, &v9) }
+        if pixels > 10 { body(10, &v10) }
+        if pixels > 11 { body(11, &v11) }
     }
 
     /// Moves every pixel's vector one pixel down, `next` becoming the last pixel's: free once
