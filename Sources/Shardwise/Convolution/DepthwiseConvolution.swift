@@ -96,7 +96,8 @@
 /// A depthwise layer's filter and bias as the direct kernel reads them: each filter row (one
 /// tap's C channels) and the bias followed by their first V channels again, so that a window of
 /// channels that runs past the last channel into the next pixel's first (see the file header)
-/// reads the right weights.
+/// reads the right weights. `NarrowGroupKernel` reads its layer's weights from one too, a row per
+/// tap and input channel of a group, without windows.
 package final class DepthwiseWeights: @unchecked Sendable {
     // @unchecked: the storage is written only in `init` and read-only afterwards.
     /// Floats per filter row: C + V.
@@ -362,8 +363,8 @@ if !overlaps && interior >= 8 + spill && takesEightPixels {
         return w.stride == 1 && w.dilation == 1 && [5, 7].contains(w.kernel) && channels % Vector.scalarCount == 0
     }
 
-    /// A run of `pixels` pixels (`PixelRun.length`), one vector of channels from `channel`, by
-    /// `slidingRun` specialized for the kernel width and the run's length.
+    /// A run of `pixels` pixels (`PixelRun.length(splitting:)`), one vector of channels from
+    /// `channel`, by `slidingRun` specialized for the kernel width and the run's length.
     @inline(never)
     private func computeSlidingRun(_ pixels: Int, source: UnsafePointer<Float>, firstColumn: Int,
                                    tapOffsets: UnsafeBufferPointer<Int>, firstTap: Int, channel: Int,
@@ -616,8 +617,8 @@ private struct PixelQuad {
 
 /// One vector of channels for each of up to `longest` consecutive output pixels: accumulators, or
 /// the input vectors a sliding run multiplies by one tap. Named fields, which LLVM keeps in
-/// registers once the pixel count is a constant; `pixels` (`length`; a constant after inlining)
-/// says how many are in use. Direct kernels (the sliding depthwise one, `NarrowGroupKernel`)
+/// registers once the pixel count is a constant; `pixels` (`length(splitting:)`; a constant after
+/// inlining) says how many are in use. Direct kernels (the sliding depthwise one, `NarrowGroupKernel`)
 /// compute runs of output pixels in these.
 struct PixelRun {
     var v0 = Vector(), v1 = Vector(), v2 = Vector(), v3 = Vector(), v4 = Vector(), v5 = Vector()
