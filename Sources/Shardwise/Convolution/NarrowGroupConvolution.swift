@@ -125,11 +125,12 @@ struct NarrowGroupKernel: @unchecked Sendable {
                     sum = multiplyAdd(sum, spread(x, 2), w2)
                     sum = multiplyAdd(sum, spread(x, 3), w3)
                 }
-                // The pixels whose column `first + p · columnStep` is inside the input row: the others skip the tap.
-                let inside = (first >= 0 ? 0 : (columnStep - 1 - first) / columnStep)
-                    ..< Swift.min(pixels, first < width ? (width - first + columnStep - 1) / columnStep : 0)
+                // The pixels whose column `first + p · columnStep` is inside the input row, from `firstInside`
+                // up to `endInside` (none where the first is not below the end): the others skip the tap.
+                let firstInside = first >= 0 ? 0 : (columnStep - 1 - first) / columnStep
+                let endInside = Swift.min(pixels, first < width ? (width - first + columnStep - 1) / columnStep : 0)
                 @_transparent func tap(_ p: Int, _ sum: inout Vector) {
-                    if p >= inside.lowerBound && p < inside.upperBound {
+                    if p >= firstInside && p < endInside {
                         add(row.loadUnaligned(fromByteOffset: (first + p * columnStep) * pixelBytes, as: Vector.self), to: &sum)
                     }
                 }

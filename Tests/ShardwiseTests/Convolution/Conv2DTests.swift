@@ -28,26 +28,40 @@ struct ConvCase: CustomStringConvertible {
     }
 }
 
+/// A case's layer, a random input for it from `seed`, and the reference's output.
+struct ConvFixture {
+    let layer: Conv2D
+    let shape: [Int]
+    let input: Tensor
+    let expected: Tensor
+    /// √K-scaled: K = KH·KW·Cin/groups.
+    let tolerance: Float
+
+    init(_ c: ConvCase, seed: UInt64) throws {
+        var rng = SeededGenerator(seed: seed)
+        let descriptor = try c.descriptor(&rng)
+        shape = [c.batch, c.height, c.width, c.inputChannels]
+        input = try Tensor(shape: shape, scalars: rng.floats(shape.reduce(1, *)))
+        expected = try Reference.conv2D(input: input, descriptor: descriptor)
+        layer = try Conv2D(descriptor)
+        let depth = c.kernel.height * c.kernel.width * c.inputChannels / c.groups
+        tolerance = ShardwiseTestSupport.tolerance(depth: depth, magnitude: Float(depth).squareRoot() + 1)
+    }
+}
+
 /// Runs `c` through `Conv2D` (output poisoned with NaN) at each lane count and through the
 /// reference; returns a failure description, or nil. All lane counts must agree bitwise.
 func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -> String? {
-    var rng = SeededGenerator(seed: seed)
-    let descriptor = try c.descriptor(&rng)
-    let shape = [c.batch, c.height, c.width, c.inputChannels]
-    let input = try Tensor(shape: shape, scalars: rng.floats(shape.reduce(1, *)))
-    let expected = try Reference.conv2D(input: input, descriptor: descriptor)
-    let layer = try Conv2D(descriptor)
+    let f = try ConvFixture(c, seed: seed)
     var first: [Float]?
     for lane in lanes {
-        var output = [Float](repeating: .nan, count: expected.count)
-        try input.withUnsafeBufferPointer { source in
+        var output = [Float](repeating: .nan, count: f.expected.count)
+        try f.input.withUnsafeBufferPointer { source in
             try output.withUnsafeMutableBufferPointer { target in
-                try layer.forward(input: source, shape: shape, output: target, lanes: lane)
+                try f.layer.forward(input: source, shape: f.shape, output: target, lanes: lane)
             }
         }
-        let depth = c.kernel.height * c.kernel.width * c.inputChannels / c.groups
-        let tol = tolerance(depth: depth, magnitude: Float(depth).squareRoot() + 1)
-        if let bad = firstMismatch(output, expected.scalars, tolerance: tol) { return "\(c) seed \(seed): \(bad)" }
+        if let bad = firstMismatch(output, f.expected.scalars, tolerance: f.tolerance) { return "\(c) seed \(seed): \(bad)" }
         if let first, first.map(\.bitPattern) != output.map(\.bitPattern) {
             return "\(c) seed \(seed): lane counts disagree bitwise"
         }
@@ -60,31 +74,24 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
 /// region that an inaccessible page precedes, then to the end of one that an inaccessible page
 /// follows: a read before or after the input faults. Returns a failure description, or nil.
 func checkConvBesideGuardPages(_ c: ConvCase, seed: UInt64) throws -> String? {
-    var rng = SeededGenerator(seed: seed)
-    let descriptor = try c.descriptor(&rng)
-    let shape = [c.batch, c.height, c.width, c.inputChannels]
-    let input = try Tensor(shape: shape, scalars: rng.floats(shape.reduce(1, *)))
-    let expected = try Reference.conv2D(input: input, descriptor: descriptor)
-    let layer = try Conv2D(descriptor)
+    let f = try ConvFixture(c, seed: seed)
+    let count = f.input.count
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    let length = (input.count * 4 + page - 1) / page * page
+    let length = (count * 4 + page - 1) / page * page
     for guardAfter in [false, true] {
         guard let mapping = mmap(nil, length + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               mapping != MAP_FAILED else { return "mmap failed" }
         defer { munmap(mapping, length + page) }
         let accessible = guardAfter ? mapping : mapping + page
         guard mprotect(guardAfter ? mapping + length : mapping, page, PROT_NONE) == 0 else { return "mprotect failed" }
-        let start = guardAfter ? accessible + length - input.count * 4 : accessible
-        let source = start.bindMemory(to: Float.self, capacity: input.count)
-        source.initialize(from: input.scalars, count: input.count)
-        var output = [Float](repeating: .nan, count: expected.count)
+        let source = (guardAfter ? accessible + length - count * 4 : accessible).bindMemory(to: Float.self, capacity: count)
+        source.initialize(from: f.input.scalars, count: count)
+        var output = [Float](repeating: .nan, count: f.expected.count)
         try output.withUnsafeMutableBufferPointer { target in
-            try layer.forward(input: UnsafeBufferPointer(start: source, count: input.count), shape: shape, output: target,
-                              lanes: .serial)
+            try f.layer.forward(input: UnsafeBufferPointer(start: source, count: count), shape: f.shape, output: target,
+                                lanes: .serial)
         }
-        let depth = c.kernel.height * c.kernel.width * c.inputChannels / c.groups
-        if let bad = firstMismatch(output, expected.scalars,
-                                   tolerance: tolerance(depth: depth, magnitude: Float(depth).squareRoot() + 1)) {
+        if let bad = firstMismatch(output, f.expected.scalars, tolerance: f.tolerance) {
             return "\(c) seed \(seed), guard page \(guardAfter ? "after" : "before"): \(bad)"
         }
     }
