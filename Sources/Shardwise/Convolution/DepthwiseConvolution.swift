@@ -633,20 +633,20 @@ struct PixelRun {
     #endif
 
     /// The first run of a stretch of `pixels` (≥ 1) pixels: the stretch in as few runs as
-    /// `longest` allows, as even as can be. Short runs cost twice: their input and filter loads serve
+    /// `longest` (at most `PixelRun.longest`) allows, as even as can be. Short runs cost twice: their input and filter loads serve
     /// fewer multiply-adds, and under eight accumulators cannot hide the multiply-add's latency.
     /// (Runs of 12 and the last few pixels in the last 4 again had computed 16 pixels for a row of
     /// 14, and 8 for 7 in two latency-bound runs of 4.)
-    static func length(splitting pixels: Int) -> Int {
+    static func length(splitting pixels: Int, longest: Int = longest) -> Int {
         let runs = (pixels + longest - 1) / longest
         return (pixels + runs - 1) / runs
     }
 
     /// Calls `body(image, oh, ow, run)` for each run of the output pixels `pixels` (flattened
     /// N·OH·OW of `geometry`): one output row's pixels at a time, from column `ow`, in runs of
-    /// `length(splitting:)`.
+    /// `length(splitting:longest:)`.
     @inline(__always)
-    static func forEach(in pixels: Range<Int>, geometry: ConvolutionGeometry,
+    static func forEach(in pixels: Range<Int>, geometry: ConvolutionGeometry, longest: Int = longest,
                         _ body: (_ image: Int, _ oh: Int, _ ow: Int, _ run: Int) -> Void) {
         let width = geometry.width.output, plane = geometry.height.output * width
         var pixel = pixels.lowerBound
@@ -656,7 +656,7 @@ struct PixelRun {
             let end = Swift.min(pixels.upperBound - rowStart, width)
             var ow = pixel - rowStart
             while ow < end {
-                let run = length(splitting: end - ow)
+                let run = length(splitting: end - ow, longest: longest)
                 body(image, oh, ow, run)
                 ow += run
             }

@@ -47,11 +47,40 @@ struct ConvFixture {
         let depth = c.kernel.height * c.kernel.width * c.inputChannels / c.groups
         tolerance = ShardwiseTestSupport.tolerance(depth: depth, magnitude: Float(depth).squareRoot() + 1)
     }
+
+    /// Runs the layer on one lane with the input copied to the start of an accessible region that
+    /// an inaccessible page precedes, then to the end of one that an inaccessible page follows: a
+    /// read before or after the input faults. Returns a failure description, or nil.
+    func checkBesideGuardPages() throws -> String? {
+        let count = input.count
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let length = (count * 4 + page - 1) / page * page
+        for guardAfter in [false, true] {
+            guard let mapping = mmap(nil, length + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                  mapping != MAP_FAILED else { return "mmap failed" }
+            defer { munmap(mapping, length + page) }
+            let accessible = guardAfter ? mapping : mapping + page
+            guard mprotect(guardAfter ? mapping + length : mapping, page, PROT_NONE) == 0 else { return "mprotect failed" }
+            let start = guardAfter ? accessible + length - count * 4 : accessible
+            let source = start.bindMemory(to: Float.self, capacity: count)
+            source.initialize(from: input.scalars, count: count)
+            var output = [Float](repeating: .nan, count: expected.count)
+            try output.withUnsafeMutableBufferPointer { target in
+                try layer.forward(input: UnsafeBufferPointer(start: source, count: count), shape: shape, output: target,
+                                  lanes: .serial)
+            }
+            if let bad = firstMismatch(output, expected.scalars, tolerance: tolerance) {
+                return "guard page \(guardAfter ? "after" : "before"): \(bad)"
+            }
+        }
+        return nil
+    }
 }
 
 /// Runs `c` through `Conv2D` (output poisoned with NaN) at each lane count and through the
-/// reference; returns a failure description, or nil. All lane counts must agree bitwise.
-func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -> String? {
+/// reference; returns a failure description, or nil. All lane counts must agree bitwise. With
+/// `besideGuardPages`, then `ConvFixture.checkBesideGuardPages()` too.
+func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGuardPages: Bool = false) throws -> String? {
     let f = try ConvFixture(c, seed: seed)
     var first: [Float]?
     for lane in lanes {
@@ -67,36 +96,10 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial]) throws -
         }
         first = output
     }
+    if besideGuardPages, let bad = try f.checkBesideGuardPages() { return "\(c) seed \(seed), \(bad)" }
     return nil
 }
 
-/// Runs `c` (batch and all) on one lane with its input copied to the start of an accessible
-/// region that an inaccessible page precedes, then to the end of one that an inaccessible page
-/// follows: a read before or after the input faults. Returns a failure description, or nil.
-func checkConvBesideGuardPages(_ c: ConvCase, seed: UInt64) throws -> String? {
-    let f = try ConvFixture(c, seed: seed)
-    let count = f.input.count
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    let length = (count * 4 + page - 1) / page * page
-    for guardAfter in [false, true] {
-        guard let mapping = mmap(nil, length + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              mapping != MAP_FAILED else { return "mmap failed" }
-        defer { munmap(mapping, length + page) }
-        let accessible = guardAfter ? mapping : mapping + page
-        guard mprotect(guardAfter ? mapping + length : mapping, page, PROT_NONE) == 0 else { return "mprotect failed" }
-        let source = (guardAfter ? accessible + length - count * 4 : accessible).bindMemory(to: Float.self, capacity: count)
-        source.initialize(from: f.input.scalars, count: count)
-        var output = [Float](repeating: .nan, count: f.expected.count)
-        try output.withUnsafeMutableBufferPointer { target in
-            try f.layer.forward(input: UnsafeBufferPointer(start: source, count: count), shape: f.shape, output: target,
-                                lanes: .serial)
-        }
-        if let bad = firstMismatch(output, f.expected.scalars, tolerance: f.tolerance) {
-            return "\(c) seed \(seed), guard page \(guardAfter ? "after" : "before"): \(bad)"
-        }
-    }
-    return nil
-}
 
 @Suite struct Conv2DTests {
     /// A seeded random walk through the issue's grid; invalid combinations must throw the typed error.
@@ -483,16 +486,16 @@ func checkConvBesideGuardPages(_ c: ConvCase, seed: UInt64) throws -> String? {
                 c.kernel = layout.kernel; c.padding = layout.padding; c.activation = .clamp(min: -0.5, max: 0.75)
                 if layout.padding == .valid && (c.width < c.kernel.width || c.height < c.kernel.height) { continue }
                 let seed = UInt64(100 * width + index)
-                #expect(try checkConv(c, seed: seed, lanes: lanes) == nil, "\(c)")
-                #expect(try checkConvBesideGuardPages(c, seed: seed) == nil, "\(c)")
+                #expect(try checkConv(c, seed: seed, lanes: lanes, besideGuardPages: true) == nil, "\(c)")
                 ran += 1
             }
         }
         #expect(ran > 80)
     }
 
-    /// Narrow groups (4 input and 4 output channels each), which `NarrowGroupKernel` computes: two
-    /// to four vectors of channels (two groups or more on every target); every row width from 1 to 25, so runs of every length and rows
+    /// Narrow groups (4 or 8 input channels and as many output channels each), which
+    /// `NarrowGroupKernel` computes: two to four vectors of channels (two groups or more on every
+    /// target; groups of 8 where a vector holds whole ones); every row width from 1 to 25, so runs of every length and rows
     /// split into two runs or more; 1×1, 3×3, 5×5 and 2×3 kernels; strides 1, 2 and 2×1; a width
     /// dilation of 2; SAME, VALID and asymmetric explicit padding wider than half the kernel (taps
     /// skipped on either side of a run); a kernel taller than the input; a bias or none; a clamp.
@@ -501,28 +504,30 @@ func checkConvBesideGuardPages(_ c: ConvCase, seed: UInt64) throws -> String? {
     @Test func narrowGroupsAgreeWithReference() throws {
         let v = Blocking.nr / 2
         let lanes: [Lanes] = [.serial, .fixed(2), .fixed(3), .fixed(7)]
-        let layouts: [(kernel: Size2D, strides: Size2D, dilations: Size2D, padding: Padding, channels: Int)] = [
-            (Size2D(3), Size2D(1), Size2D(1), .same, 2 * v),
-            (Size2D(3), Size2D(2), Size2D(1), .same, 3 * v),
-            (Size2D(1), Size2D(1), Size2D(1), .valid, 3 * v),
-            (Size2D(5), Size2D(height: 2, width: 1), Size2D(1), .explicit(top: 0, bottom: 4, left: 4, right: 1), 2 * v),
-            (Size2D(height: 2, width: 3), Size2D(1), Size2D(height: 1, width: 2), .same, 4 * v),
+        let layouts: [(kernel: Size2D, strides: Size2D, dilations: Size2D, padding: Padding, channels: Int, group: Int)] = [
+            (Size2D(3), Size2D(1), Size2D(1), .same, 2 * v, 4),
+            (Size2D(3), Size2D(2), Size2D(1), .same, 3 * v, 4),
+            (Size2D(1), Size2D(1), Size2D(1), .valid, 3 * v, 4),
+            (Size2D(5), Size2D(height: 2, width: 1), Size2D(1), .explicit(top: 0, bottom: 4, left: 4, right: 1), 2 * v, 4),
+            (Size2D(height: 2, width: 3), Size2D(1), Size2D(height: 1, width: 2), .same, 4 * v, 4),
+            (Size2D(3), Size2D(1), Size2D(1), .same, 2 * v, 8),
+            (Size2D(5), Size2D(height: 1, width: 2), Size2D(1), .explicit(top: 3, bottom: 0, left: 1, right: 4), 3 * v, 8),
         ]
         var ran = 0
         for width in 1...25 {
             for (index, layout) in layouts.enumerated() {
                 var c = ConvCase()
                 c.batch = 2; c.height = [1, 3, 6][(width + index) % 3]; c.width = width
-                c.inputChannels = layout.channels; c.outputChannels = layout.channels; c.groups = layout.channels / 4
+                c.inputChannels = layout.channels; c.outputChannels = layout.channels
+                c.groups = layout.channels / layout.group
                 c.kernel = layout.kernel; c.strides = layout.strides; c.dilations = layout.dilations
                 c.padding = layout.padding; c.bias = width % 2 == 0; c.activation = .clamp(min: -0.5, max: 0.75)
                 var rng = SeededGenerator(seed: 0)
                 guard (try? c.descriptor(&rng).outputShape(forInput: [c.batch, c.height, c.width, c.inputChannels]))
                     != nil else { continue }
-                #expect(try Conv2D(try c.descriptor(&rng)).narrowGroups, "\(c)")
+                #expect(try Conv2D(try c.descriptor(&rng)).narrowGroups == (v % layout.group == 0), "\(c)")
                 let seed = UInt64(200 * width + index)
-                #expect(try checkConv(c, seed: seed, lanes: lanes) == nil, "\(c)")
-                #expect(try checkConvBesideGuardPages(c, seed: seed) == nil, "\(c)")
+                #expect(try checkConv(c, seed: seed, lanes: lanes, besideGuardPages: true) == nil, "\(c)")
                 ran += 1
             }
         }
@@ -531,7 +536,7 @@ func checkConvBesideGuardPages(_ c: ConvCase, seed: UInt64) throws -> String? {
         var rng = SeededGenerator(seed: 0)
         #expect(try !Conv2D(try few.descriptor(&rng)).narrowGroups || v == 4)
         #expect(try checkConv(few, seed: 3, lanes: lanes) == nil)
-        #expect(ran > 90)
+        #expect(ran > 130)
     }
 
     /// The depthwise kernel on any range of pixels writes exactly those pixels, with the bits of the
