@@ -20,10 +20,10 @@ public final class Conv2D: Sendable {
     /// for a layer a direct kernel computes.
     package let packedFilters: [PackedMatrix]
     /// A depthwise layer's filter and bias as its direct kernel reads them; nil for the others.
-    let depthwiseWeights: DepthwiseWeights?
+    let depthwiseWeights: DirectWeights?
     /// A layer of narrow groups' filter and bias as its direct kernel (`NarrowGroupKernel`) reads
     /// them; nil for the others.
-    let narrowGroupWeights: DepthwiseWeights?
+    let narrowGroupWeights: DirectWeights?
 
     /// Creates the layer and packs its filters.
     ///
@@ -46,7 +46,7 @@ public final class Conv2D: Sendable {
         }
         packedFilters = packed
         let direct = depthwise || narrowGroups
-            ? DepthwiseWeights(filter: d.filter.scalars, bias: d.bias?.scalars, channels: d.outputChannels) : nil
+            ? DirectWeights(filter: d.filter.scalars, bias: d.bias?.scalars, channels: d.outputChannels) : nil
         (depthwiseWeights, narrowGroupWeights) = depthwise ? (direct, nil) : (nil, direct)
     }
 

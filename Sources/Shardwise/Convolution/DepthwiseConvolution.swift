@@ -48,7 +48,7 @@
 // lane's: a group never ends a lane's range or a row's interior). At width stride 1 each
 // tap is a fixed offset from the output in the flattened [width · channels] row, so a
 // window that straddles two pixels computes both pixels' channels; the filter and bias
-// rows are extended by their first vector (`DepthwiseWeights`) for the channels that
+// rows are extended by their first vector (`DirectWeights`) for the channels that
 // wrap round, and copied per call so that the windows read them aligned too, when the
 // input is not (split filter loads cost as much as the aligned input saved). A run's
 // first pixel gets its first channels from the per-pixel path as one whole vector, and a
@@ -93,12 +93,12 @@
 // layer runs at 70–71 rather than 54 GFLOP/s alone (median of 5 interleaved runs),
 // 58 rather than 47 inside the benchmark suite.
 
-/// A depthwise layer's filter and bias as the direct kernel reads them: each filter row (one
+/// A direct kernel's filter and bias, as the depthwise kernel reads them: each filter row (one
 /// tap's C channels) and the bias followed by their first V channels again, so that a window of
 /// channels that runs past the last channel into the next pixel's first (see the file header)
 /// reads the right weights. `NarrowGroupKernel` reads its layer's weights from one too, a row per
 /// tap and input channel of a group, without windows.
-package final class DepthwiseWeights: @unchecked Sendable {
+package final class DirectWeights: @unchecked Sendable {
     // @unchecked: the storage is written only in `init` and read-only afterwards.
     /// Floats per filter row: C + V.
     let pitch: Int
@@ -158,12 +158,12 @@ package struct DepthwiseKernel: @unchecked Sendable {
     let input: UnsafePointer<Float>
     let geometry: ConvolutionGeometry
     let channels: Int
-    /// Filter rows `filterPitch` apart (`DepthwiseWeights`), aligned for windows `shift` channels in.
+    /// Filter rows `filterPitch` apart (`DirectWeights`), aligned for windows `shift` channels in.
     package let filter: UnsafePointer<Float>
     let filterPitch: Int
     /// Channels from each input pixel's start to its interior windows (`windowShift`).
     package let shift: Int
-    /// With the bias of `DepthwiseWeights`.
+    /// With the bias of `DirectWeights`.
     let epilogue: Epilogue
     /// Byte offsets of the taps from a pixel's first tap, kernel row by kernel row, for pixels
     /// with every horizontal tap inside.
@@ -175,7 +175,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
 
     /// Computes a call of a depthwise layer: the output pixels of `plan`'s shards, on `lanes`.
     static func run(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int,
-                    weights: DepthwiseWeights, activation: Activation, plan: ShardPlan, lanes: Lanes,
+                    weights: DirectWeights, activation: Activation, plan: ShardPlan, lanes: Lanes,
                     output: UnsafeMutablePointer<Float>) {
         nonisolated(unsafe) let output = output
         withKernel(input: input, geometry: geometry, channels: channels, weights: weights, activation: activation) {
@@ -187,10 +187,10 @@ package struct DepthwiseKernel: @unchecked Sendable {
     }
 
     /// Runs `body` with the kernel of one call on `input`, valid during `body`: its window shift,
-    /// its weights aligned for it (`DepthwiseWeights.withWindowsAligned`), its tap table and
+    /// its weights aligned for it (`DirectWeights.withWindowsAligned`), its tap table and
     /// interior columns, worked out once for all the call's shards.
     package static func withKernel<R>(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int,
-                                      weights: DepthwiseWeights, activation: Activation,
+                                      weights: DirectWeights, activation: Activation,
                                       _ body: (DepthwiseKernel) -> R) -> R {
         let h = geometry.height, w = geometry.width
         let interiorStart = (0..<w.output).first { w.allTapsInside(outputs: $0, through: $0) } ?? w.output

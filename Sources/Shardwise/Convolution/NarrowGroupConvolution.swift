@@ -31,7 +31,7 @@ struct NarrowGroupKernel: @unchecked Sendable {
     let input: UnsafePointer<Float>
     let geometry: ConvolutionGeometry
     let channels: Int
-    /// Filter rows (one per tap and input channel of a group) `filterPitch` apart (`DepthwiseWeights`).
+    /// Filter rows (one per tap and input channel of a group) `filterPitch` apart (`DirectWeights`).
     let filter: UnsafePointer<Float>
     let filterPitch: Int
     let epilogue: Epilogue
@@ -49,7 +49,7 @@ struct NarrowGroupKernel: @unchecked Sendable {
 
     /// Computes a call of a layer of narrow groups: the output pixels of `plan`'s shards, on `lanes`.
     static func run(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int, groupWidth: Int,
-                    weights: DepthwiseWeights, activation: Activation, plan: ShardPlan, lanes: Lanes,
+                    weights: DirectWeights, activation: Activation, plan: ShardPlan, lanes: Lanes,
                     output: UnsafeMutablePointer<Float>) {
         nonisolated(unsafe) let output = output
         weights.withWindowsAligned(shift: 0) { filter, bias in
@@ -174,7 +174,7 @@ struct NarrowGroupKernel: @unchecked Sendable {
 /// lanes, its 48 copies in a run of 12 pixels made the run too large for the optimizer, which then
 /// left the run's vector loads and stores as calls.
 @_transparent
-func spread(_ x: Vector, _ c: Int, _ width: Int) -> Vector {
+private func spread(_ x: Vector, _ c: Int, _ width: Int) -> Vector {
     #if SHARDWISE_AVX512
     if width == 4 {
         return Vector(x[c], x[c], x[c], x[c], x[4 + c], x[4 + c], x[4 + c], x[4 + c],
@@ -194,16 +194,16 @@ func spread(_ x: Vector, _ c: Int, _ width: Int) -> Vector {
 /// own, optimized with its counts constants. With the twelve lengths' transparent bodies in one
 /// function, the optimizer ran over its budget and left the runs' vector loads and stores as calls
 /// (1×56×56×128 3×3 in 32 groups: 33 GFLOP/s).
-protocol StaticCount { static var value: Int { get } }
-enum Count1: StaticCount { static var value: Int { 1 } }
-enum Count2: StaticCount { static var value: Int { 2 } }
-enum Count3: StaticCount { static var value: Int { 3 } }
-enum Count4: StaticCount { static var value: Int { 4 } }
-enum Count5: StaticCount { static var value: Int { 5 } }
-enum Count6: StaticCount { static var value: Int { 6 } }
-enum Count7: StaticCount { static var value: Int { 7 } }
-enum Count8: StaticCount { static var value: Int { 8 } }
-enum Count9: StaticCount { static var value: Int { 9 } }
-enum Count10: StaticCount { static var value: Int { 10 } }
-enum Count11: StaticCount { static var value: Int { 11 } }
-enum Count12: StaticCount { static var value: Int { 12 } }
+private protocol StaticCount { static var value: Int { get } }
+private enum Count1: StaticCount { static var value: Int { 1 } }
+private enum Count2: StaticCount { static var value: Int { 2 } }
+private enum Count3: StaticCount { static var value: Int { 3 } }
+private enum Count4: StaticCount { static var value: Int { 4 } }
+private enum Count5: StaticCount { static var value: Int { 5 } }
+private enum Count6: StaticCount { static var value: Int { 6 } }
+private enum Count7: StaticCount { static var value: Int { 7 } }
+private enum Count8: StaticCount { static var value: Int { 8 } }
+private enum Count9: StaticCount { static var value: Int { 9 } }
+private enum Count10: StaticCount { static var value: Int { 10 } }
+private enum Count11: StaticCount { static var value: Int { 11 } }
+private enum Count12: StaticCount { static var value: Int { 12 } }

@@ -551,7 +551,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
                                                    strides: Size2D(1), dilations: Size2D(1), padding: .same)
             var rng = SeededGenerator(seed: UInt64(channels))
             let count = height * width * channels
-            let weights = DepthwiseWeights(filter: rng.floats(kernel * kernel * channels), bias: rng.floats(channels),
+            let weights = DirectWeights(filter: rng.floats(kernel * kernel * channels), bias: rng.floats(channels),
                                            channels: channels)
             let values = rng.floats(count)
             for offset in 0..<v {
