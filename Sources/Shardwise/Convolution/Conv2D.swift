@@ -7,7 +7,8 @@
 // lanes (see Sharding/ShardPlan.swift); the result is bitwise the same for
 // every lane count. Where a group's GEMM would fill a small part of a register
 // tile, direct kernels run instead: depthwise layers (DepthwiseConvolution.swift)
-// and narrow groups of 4 or 8 channels (NarrowGroupConvolution.swift).
+// and narrow groups of 4 or 8 channels (NarrowGroupConvolution.swift, which also
+// takes depthwise layers of one or three vectors of channels that do not slide).
 
 /// A 2-D convolution layer (NHWC input, HWIO filter) with its filters packed for the GEMM.
 ///
@@ -32,7 +33,7 @@ public final class Conv2D: Sendable {
         self.descriptor = descriptor
         let d = descriptor
         let depth = d.kernel.height * d.kernel.width * d.inputChannelsPerGroup
-        let depthwise = Conv2D.isDepthwise(d), narrowGroups = NarrowGroupKernel.applies(to: d)
+        let narrowGroups = NarrowGroupKernel.applies(to: d), depthwise = Conv2D.isDepthwise(d) && !narrowGroups
         var packed: [PackedMatrix] = []
         for group in 0..<(depthwise || narrowGroups ? 0 : d.groups) {
             let filter = d.filter.scalars
@@ -122,7 +123,7 @@ public final class Conv2D: Sendable {
             // 1×14×14×384 266 → 279, 1×14×14×240 5×5 210 → 221 (three interleaved runs).
             return try Planner.plan(rows: s.rows, columns: descriptor.outputChannels, depth: s.depth, lanes: lanes,
                                     packsB: false, aPackingCost: { _ in 0 }, allowsColumnSplit: false, kernelSpeed: 0.1,
-                                    rowUnit: DepthwiseKernel.slides(geometry: s.geometry, channels: descriptor.inputChannels)
+                                    rowUnit: DepthwiseKernel.slides(width: s.geometry.width, channels: descriptor.inputChannels)
                                         ? s.geometry.width.output : 4)
         }
         if narrowGroups {

@@ -222,7 +222,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
     /// channels that are not whole vector pairs.
     static func windowShift(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int) -> Int {
         let v = Vector.scalarCount
-        guard geometry.width.stride == 1 && channels % (2 * v) == 0 && !slides(geometry: geometry, channels: channels)
+        guard geometry.width.stride == 1 && channels % (2 * v) == 0 && !slides(width: geometry.width, channels: channels)
         else { return 0 }
         return (v - Int(UInt(bitPattern: input) / UInt(MemoryLayout<Float>.stride) % UInt(v))) % v
     }
@@ -355,12 +355,16 @@ if !overlaps && interior >= 8 + spill && takesEightPixels {
     /// Whether the layer's pixels slide (`slidingRun`): a width stride and dilation of 1 (each
     /// tap then reads the input row one pixel further on), a kernel width `computeSlidingRun` is
     /// specialized for, and whole vectors of channels.
-    private var slides: Bool { Self.slides(geometry: geometry, channels: channels) }
+    private var slides: Bool { Self.slides(width: geometry.width, channels: channels) }
 
-    /// `slides` for a layer of `geometry` and `channels`.
-    static func slides(geometry: ConvolutionGeometry, channels: Int) -> Bool {
-        let w = geometry.width
-        return w.stride == 1 && w.dilation == 1 && [5, 7].contains(w.kernel) && channels % Vector.scalarCount == 0
+    /// `slides` for a layer of `channels` whose width axis has `width`'s kernel, stride and dilation.
+    static func slides(width: AxisGeometry, channels: Int) -> Bool {
+        slides(kernelWidth: width.kernel, stride: width.stride, dilation: width.dilation, channels: channels)
+    }
+
+    /// `slides` for a layer of `channels` with a kernel `kernelWidth` wide at a width `stride` and `dilation`.
+    static func slides(kernelWidth: Int, stride: Int, dilation: Int, channels: Int) -> Bool {
+        stride == 1 && dilation == 1 && [5, 7].contains(kernelWidth) && channels % Vector.scalarCount == 0
     }
 
     /// A run of `pixels` pixels (`PixelRun.length(splitting:)`), one vector of channels from

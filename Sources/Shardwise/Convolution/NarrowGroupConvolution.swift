@@ -23,6 +23,12 @@
 // in 32 groups (three interleaved runs, medians): 1×56×56×128 24 → 125, 1×28×28×256
 // (groups of 8) 69 → 134, 1×56×56×256 stride 2 (of 8) 56 → 122; ONNX Runtime 41 and 55
 // on the first two.
+//
+// Depthwise layers (groups of 1) of one or three vectors of channels take this kernel
+// too, unless they slide (see `applies(to:)` and DepthwiseConvolution.swift): there
+// a multiply-add per input load, but no per-pixel padding test, where the depthwise
+// kernel's interior groups, built on pairs of vectors, leave an odd vector to its
+// per-pixel path.
 
 /// The direct kernel of a layer of narrow groups (`applies(to:)`) for one call.
 struct NarrowGroupKernel: @unchecked Sendable {
@@ -36,15 +42,26 @@ struct NarrowGroupKernel: @unchecked Sendable {
     let filterPitch: Int
     let epilogue: Epilogue
 
-    /// Input and output channels per group: 4 or 8.
+    /// Input and output channels per group: 1, 4 or 8.
     let groupWidth: Int
 
     /// Whether the kernel computes layers of `d`: groups of 4 or 8 input and as many output
-    /// channels, whole groups to a vector, whole vectors of channels.
+    /// channels, whole groups to a vector, whole vectors of channels; and depthwise layers (groups of
+    /// 1) of one or three vectors of channels whose pixels do not slide (`DepthwiseKernel.slides`).
+    /// The depthwise kernel takes such a layer's odd vector one pixel at a time, with a test per tap:
+    /// 1 lane, 1×112×112×16 3×3 23.5 → 45 GFLOP/s, stride 2 22 → 40, 1×56×56×16 5×5 stride 2
+    /// 28 → 55, 1×56×56×48 3×3 40 → 47; with more vectors its pairs of vectors win (1×56×56×144 3×3
+    /// stride 2 42 against 33 here, 1×28×28×240 52 against 41, and even layers 1.5–2.5 times).
     static func applies(to d: Conv2DDescriptor) -> Bool {
-        let width = d.inputChannelsPerGroup
-        return d.groups > 1 && d.outputChannelsPerGroup == width && [4, 8].contains(width)
-            && Vector.scalarCount % width == 0 && d.inputChannels % Vector.scalarCount == 0
+        let width = d.inputChannelsPerGroup, vectors = d.inputChannels / Vector.scalarCount
+        guard d.groups > 1 && d.outputChannelsPerGroup == width && d.inputChannels % Vector.scalarCount == 0
+        else { return false }
+        if width == 1 {
+            return (vectors == 1 || vectors == 3)
+                && !DepthwiseKernel.slides(kernelWidth: d.kernel.width, stride: d.strides.width,
+                                           dilation: d.dilations.width, channels: d.inputChannels)
+        }
+        return [4, 8].contains(width) && Vector.scalarCount % width == 0
     }
 
     /// Computes a call of a layer of narrow groups: the output pixels of `plan`'s shards, on `lanes`.
@@ -88,6 +105,8 @@ struct NarrowGroupKernel: @unchecked Sendable {
             // Groups of 8 come in runs of at most 8 (`run(pixels:output:)`).
             if groupWidth == 8 && Length.value <= 8 {
                 computeRun(length, Count8.self, imageBase: imageBase, oh: oh, ow: ow, channel: channel, output: output)
+            } else if groupWidth == 1 {
+                computeRun(length, Count1.self, imageBase: imageBase, oh: oh, ow: ow, channel: channel, output: output)
             } else {
                 computeRun(length, Count4.self, imageBase: imageBase, oh: oh, ow: ow, channel: channel, output: output)
             }
@@ -140,6 +159,7 @@ struct NarrowGroupKernel: @unchecked Sendable {
                 let first = w.inputIndex(output: ow, tap: kw)
                 @_transparent func add(_ x: Vector, to sum: inout Vector) {
                     sum = multiplyAdd(sum, spread(x, 0, groupWidth), w0)
+                    if groupWidth == 1 { return }
                     sum = multiplyAdd(sum, spread(x, 1, groupWidth), w1)
                     sum = multiplyAdd(sum, spread(x, 2, groupWidth), w2)
                     sum = multiplyAdd(sum, spread(x, 3, groupWidth), w3)
@@ -168,13 +188,14 @@ struct NarrowGroupKernel: @unchecked Sendable {
 }
 
 /// Lane l of the result is lane (l rounded down to a multiple of `width`) + `c` of `x`: each group
-/// of `width` (4 or 8) lanes takes its `c`th element (`c` and `width` constants after inlining). For
-/// groups of 4, one in-lane shuffle on AVX-512 and AVX2; otherwise a shuffle across 128-bit lanes,
-/// or a broadcast where the group is the whole vector. Written out lane by lane: as a loop over the
-/// lanes, its 48 copies in a run of 12 pixels made the run too large for the optimizer, which then
-/// left the run's vector loads and stores as calls.
+/// of `width` (1, 4 or 8) lanes takes its `c`th element (`c` and `width` constants after inlining).
+/// A group of 1 is `x` itself; for groups of 4, one in-lane shuffle on AVX-512 and AVX2; otherwise
+/// a shuffle across 128-bit lanes, or a broadcast where the group is the whole vector. Written out
+/// lane by lane: as a loop over the lanes, its 48 copies in a run of 12 pixels made the run too
+/// large for the optimizer, which then left the run's vector loads and stores as calls.
 @_transparent
 private func spread(_ x: Vector, _ c: Int, _ width: Int) -> Vector {
+    if width == 1 { return x }
     #if SHARDWISE_AVX512
     if width == 4 {
         return Vector(x[c], x[c], x[c], x[c], x[4 + c], x[4 + c], x[4 + c], x[4 + c],

@@ -495,7 +495,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
 
     /// Narrow groups (4 or 8 input channels and as many output channels each), which
     /// `NarrowGroupKernel` computes: two to four vectors of channels (two groups or more on every
-    /// target; groups of 8 where a vector holds whole ones); every row width from 1 to 25, so runs of every length and rows
+    /// target; groups of 8 where a vector holds whole ones); and the depthwise layers it computes
+    /// (one or three vectors of channels, pixels that do not slide); every row width from 1 to 25, so runs of every length and rows
     /// split into two runs or more; 1×1, 3×3, 5×5 and 2×3 kernels; strides 1, 2 and 2×1; a width
     /// dilation of 2; SAME, VALID and asymmetric explicit padding wider than half the kernel (taps
     /// skipped on either side of a run); a kernel taller than the input; a bias or none; a clamp.
@@ -512,6 +513,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
             (Size2D(height: 2, width: 3), Size2D(1), Size2D(height: 1, width: 2), .same, 4 * v, 4),
             (Size2D(3), Size2D(1), Size2D(1), .same, 2 * v, 8),
             (Size2D(5), Size2D(height: 1, width: 2), Size2D(1), .explicit(top: 3, bottom: 0, left: 1, right: 4), 3 * v, 8),
+            (Size2D(3), Size2D(1), Size2D(1), .same, v, 1),
+            (Size2D(5), Size2D(2), Size2D(1), .same, 3 * v, 1),
         ]
         var ran = 0
         for width in 1...25 {
@@ -536,7 +539,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
         var rng = SeededGenerator(seed: 0)
         #expect(try !Conv2D(try few.descriptor(&rng)).narrowGroups || v == 4)
         #expect(try checkConv(few, seed: 3, lanes: lanes) == nil)
-        #expect(ran > 130)
+        #expect(ran > 160)
     }
 
     /// The depthwise kernel on any range of pixels writes exactly those pixels, with the bits of the
