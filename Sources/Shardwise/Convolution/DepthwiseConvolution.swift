@@ -10,8 +10,8 @@
 // skipped (not multiplied by zero); the tap order is fixed (kh, then kw), so every
 // output is computed by the same operations whichever lane owns its pixel.
 //
-// Kernels 5 or 7 wide, at a width stride and dilation of 1 and with whole vectors of
-// channels, *slide* instead (`slidingRun`, `runSliding`). A run of up to 12 pixels of
+// Kernels 5 or 7 wide (3 wide on an odd number of channel vectors, below), at a width
+// stride and dilation of 1 and with whole vectors of channels, *slide* instead (`slidingRun`, `runSliding`). A run of up to 12 pixels of
 // one output row (6 with 16 vector registers) keeps an accumulator per pixel and, for
 // each kernel row, the vectors its first tap reads; each further tap reads the same
 // vectors one input column on, so they slide down by one register (free once unrolled)
@@ -26,10 +26,14 @@
 // the heap put it): 1×56×56×96 7×7 94 → 156, 1×28×28×192 7×7 82 → 156, 1×14×14×384
 // 7×7 58 → 149, 1×7×7×768 7×7 54 → 172, 1×28×28×192 5×5 97 → 123, 1×14×14×240 5×5
 // 53 → 128; 2 lanes 178 → 292, 156 → 299, 106 → 269, 81 → 253, 183 → 242, 98 → 216.
-// 3×3 kernels keep the groups: sliding them lost where a row's pixels are 2–4 KB apart
-// (1×14×14×512 58 → 45, 1×7×7×1024 42 → 36; probably as a run's loads then share one
-// or two of the L1's 64 sets, and three taps reuse too little to hide it) and on
-// 1×112×112×32 (96 → 84, the eight-pixel groups), and won on 1×28×28×64 (76 → 97).
+// 3×3 kernels on whole pairs of vectors keep the groups: sliding them lost where a row's
+// pixels are 2–4 KB apart (1×14×14×512 58 → 45, 1×7×7×1024 42 → 36; probably as a run's
+// loads then share one or two of the L1's 64 sets, and three taps reuse too little to
+// hide it) and on 1×112×112×32 (96 → 84, the eight-pixel groups), and won on 1×28×28×64
+// (76 → 97). On an odd number of vectors, whose last one the groups leave to the
+// per-pixel path, 3×3 kernels slide: 1×112×112×16 45 → 84 (24 before the narrow-group
+// kernel took it), 1×56×56×48 46 → 89, 1×56×56×80 47 → 79, 1×28×28×112 48 → 92,
+// 1×56×56×144 51 → 80, 1×28×28×240 52 → 73, 1×14×14×240 55 → 80 (three interleaved runs).
 // Pixels with every horizontal tap inside the input take a path with no tests at all:
 // one flat loop over a table of tap offsets (the kernel rows inside the input: all of
 // them away from the top and bottom), eight (sixteen) accumulators, the epilogue once
@@ -353,8 +357,8 @@ if !overlaps && interior >= 8 + spill && takesEightPixels {
     }
 
     /// Whether the layer's pixels slide (`slidingRun`): a width stride and dilation of 1 (each
-    /// tap then reads the input row one pixel further on), a kernel width `computeSlidingRun` is
-    /// specialized for, and whole vectors of channels.
+    /// tap then reads the input row one pixel further on), whole vectors of channels, and a kernel
+    /// 5 or 7 wide, or 3 wide on an odd number of vectors (see the file header).
     private var slides: Bool { Self.slides(width: geometry.width, channels: channels) }
 
     /// `slides` for a layer of `channels` whose width axis has `width`'s kernel, stride and dilation.
@@ -364,7 +368,8 @@ if !overlaps && interior >= 8 + spill && takesEightPixels {
 
     /// `slides` for a layer of `channels` with a kernel `kernelWidth` wide at a width `stride` and `dilation`.
     static func slides(kernelWidth: Int, stride: Int, dilation: Int, channels: Int) -> Bool {
-        stride == 1 && dilation == 1 && [5, 7].contains(kernelWidth) && channels % Vector.scalarCount == 0
+        stride == 1 && dilation == 1 && channels % Vector.scalarCount == 0
+            && ([5, 7].contains(kernelWidth) || kernelWidth == 3 && (channels / Vector.scalarCount) % 2 == 1)
     }
 
     /// A run of `pixels` pixels (`PixelRun.length(splitting:)`), one vector of channels from
@@ -377,7 +382,11 @@ if !overlaps && interior >= 8 + spill && takesEightPixels {
             slidingRun(pixels, kernelWidth: kernelWidth, source: source, firstColumn: firstColumn, tapOffsets: tapOffsets,
                        firstTap: firstTap, channel: channel, output: output)
         }
-        if geometry.width.kernel == 5 { run(5) } else { run(7) }
+        switch geometry.width.kernel {
+        case 3: run(3)
+        case 5: run(5)
+        default: run(7)
+        }
     }
 
     /// `slidingRun(pixels:…)` with `pixels` made a constant.

@@ -49,9 +49,11 @@ struct NarrowGroupKernel: @unchecked Sendable {
     /// channels, whole groups to a vector, whole vectors of channels; and depthwise layers (groups of
     /// 1) of one or three vectors of channels whose pixels do not slide (`DepthwiseKernel.slides`).
     /// The depthwise kernel takes such a layer's odd vector one pixel at a time, with a test per tap:
-    /// 1 lane, 1×112×112×16 3×3 23.5 → 45 GFLOP/s, stride 2 22 → 40, 1×56×56×16 5×5 stride 2
-    /// 28 → 55, 1×56×56×48 3×3 40 → 47; with more vectors its pairs of vectors win (1×56×56×144 3×3
-    /// stride 2 42 against 33 here, 1×28×28×240 52 against 41, and even layers 1.5–2.5 times).
+    /// 1 lane, 1×112×112×16 3×3 stride 2 22.5 → 47 GFLOP/s, 1×56×56×16 5×5 stride 2 28 → 55,
+    /// 1×56×56×48 3×3 stride 2 37 → 46 (three interleaved runs; at stride 1 these now slide, faster
+    /// still). With more vectors its pairs of vectors win: 1×56×56×144 3×3 stride 2 ran 42 there
+    /// against 33 here, and layers of whole pairs 1.1–2.1 times as fast (the other depthwise layers
+    /// measured).
     static func applies(to d: Conv2DDescriptor) -> Bool {
         let width = d.inputChannelsPerGroup, vectors = d.inputChannels / Vector.scalarCount
         guard d.groups > 1 && d.outputChannelsPerGroup == width && d.inputChannels % Vector.scalarCount == 0
