@@ -11,11 +11,12 @@
 // output is computed by the same operations whichever lane owns its pixel.
 //
 // Kernels 5 or 7 wide (3 wide on an odd number of channel vectors, below), at a width
-// stride and dilation of 1 and with whole vectors of channels, *slide* instead (`slidingRun`, `runSliding`). A run of up to 12 pixels of
-// one output row (6 with 16 vector registers) keeps an accumulator per pixel and, for
-// each kernel row, the vectors its first tap reads; each further tap reads the same
-// vectors one input column on, so they slide down by one register (free once unrolled)
-// and one new vector is loaded. A kernel row of width W then costs run + W − 1 input
+// stride and dilation of 1 and with whole vectors of channels, *slide* instead
+// (`slidingRun`, `runSliding`). A run of up to 12 pixels of one output row (6 with 16
+// vector registers) keeps an accumulator per pixel and, for each kernel row, the
+// vectors its first tap reads; each further tap reads the same vectors one input column
+// on, so they slide down by one register (free once unrolled) and one new vector is
+// loaded. A kernel row of width W then costs run + W − 1 input
 // loads and W filter loads for run · W multiply-adds, where the groups below load an
 // input vector for every multiply-add. Border pixels slide too: an input column in the
 // padding reads a vector of zeros, which leaves every sum's bits as skipping the tap
@@ -34,6 +35,7 @@
 // per-pixel path, 3×3 kernels slide: 1×112×112×16 45 → 84 (24 before the narrow-group
 // kernel took it), 1×56×56×48 46 → 89, 1×56×56×80 47 → 79, 1×28×28×112 48 → 92,
 // 1×56×56×144 51 → 80, 1×28×28×240 52 → 73, 1×14×14×240 55 → 80 (three interleaved runs).
+//
 // Pixels with every horizontal tap inside the input take a path with no tests at all:
 // one flat loop over a table of tap offsets (the kernel rows inside the input: all of
 // them away from the top and bottom), eight (sixteen) accumulators, the epilogue once
