@@ -91,26 +91,32 @@ struct NarrowGroupKernel: @unchecked Sendable {
             image, oh, ow, run in
             let imageBase = input + image * h.input * w.input * channels
             let target = output + ((image * h.output + oh) * w.output + ow) * channels
+            let kernelRows = h.tapsInside(output: oh)  // once per run, not per vector of channels
             for c0 in stride(from: 0, to: channels, by: Vector.scalarCount) {
-                computeRun(run, imageBase: imageBase + c0, oh: oh, ow: ow, channel: c0, output: target + c0)
+                computeRun(run, imageBase: imageBase + c0, oh: oh, kernelRows: kernelRows, ow: ow, channel: c0,
+                           output: target + c0)
             }
         }
     }
 
     /// `pixels` consecutive pixels of output row `oh` from column `ow`, one vector of channels from
-    /// `channel` (`imageBase`: the image's first pixel, `channel` channels in), by the run of that
-    /// length and group width.
+    /// `channel` (`imageBase`: the image's first pixel, `channel` channels in; `kernelRows`: those
+    /// inside the input), by the run of that length and group width.
     @inline(__always)
-    private func computeRun(_ pixels: Int, imageBase: UnsafePointer<Float>, oh: Int, ow: Int, channel: Int,
+    private func computeRun(_ pixels: Int, imageBase: UnsafePointer<Float>, oh: Int, kernelRows: Range<Int>, ow: Int,
+                            channel: Int,
                             output: UnsafeMutablePointer<Float>) {
         @inline(__always) func run<Length: StaticCount>(_ length: Length.Type) {
             // Groups of 8 come in runs of at most 8 (`run(pixels:output:)`).
             if groupWidth == 8 && Length.value <= 8 {
-                computeRun(length, Count8.self, imageBase: imageBase, oh: oh, ow: ow, channel: channel, output: output)
+                computeRun(length, Count8.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows, ow: ow,
+                           channel: channel, output: output)
             } else if groupWidth == 1 {
-                computeRun(length, Count1.self, imageBase: imageBase, oh: oh, ow: ow, channel: channel, output: output)
+                computeRun(length, Count1.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows, ow: ow,
+                           channel: channel, output: output)
             } else {
-                computeRun(length, Count4.self, imageBase: imageBase, oh: oh, ow: ow, channel: channel, output: output)
+                computeRun(length, Count4.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows, ow: ow,
+                           channel: channel, output: output)
             }
         }
         switch pixels {
@@ -133,22 +139,25 @@ struct NarrowGroupKernel: @unchecked Sendable {
     /// each (specialized).
     @inline(never)
     private func computeRun<Length: StaticCount, Width: StaticCount>(_: Length.Type, _: Width.Type,
-                                                                     imageBase: UnsafePointer<Float>, oh: Int, ow: Int,
+                                                                     imageBase: UnsafePointer<Float>, oh: Int,
+                                                                     kernelRows: Range<Int>, ow: Int,
                                                                      channel: Int, output: UnsafeMutablePointer<Float>) {
-        computeRun(pixels: Length.value, groupWidth: Width.value, imageBase: imageBase, oh: oh, ow: ow,
+        computeRun(pixels: Length.value, groupWidth: Width.value, imageBase: imageBase, oh: oh, kernelRows: kernelRows,
+                   ow: ow,
                    channel: channel, output: output)
     }
 
     /// The run itself; `pixels` and `groupWidth` are constants after inlining (transparent: the
     /// optimizer outlined it).
     @_transparent
-    private func computeRun(pixels: Int, groupWidth: Int, imageBase: UnsafePointer<Float>, oh: Int, ow: Int,
+    private func computeRun(pixels: Int, groupWidth: Int, imageBase: UnsafePointer<Float>, oh: Int,
+                            kernelRows: Range<Int>, ow: Int,
                             channel: Int, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         let pixelBytes = channels * 4, tapBytes = groupWidth * filterPitch * 4, filterBytes = filterPitch * 4
         let columnStep = w.stride, width = w.input
         var sums = PixelRun()
-        for kh in h.tapsInside(output: oh) {
+        for kh in kernelRows {
             let row = UnsafeRawPointer(imageBase + h.inputIndex(output: oh, tap: kh) * w.input * channels)
             var weights = UnsafeRawPointer(filter + kh * w.kernel * groupWidth * filterPitch + channel)
             for kw in 0..<w.kernel {
