@@ -1,5 +1,6 @@
-// Grouped convolution with narrow groups (4 or 8 input channels and as many output
-// channels each: ResNeXt's 32 groups at 128 and 256 channels) by a direct SIMD kernel.
+// Grouped convolution with narrow groups (4, 8 or, on AVX-512, 16 input channels and as
+// many output channels each: ResNeXt's 32 groups at 128 to 512 channels) by a direct SIMD
+// kernel.
 //
 // As im2col-GEMM, each group is a GEMM with 4 (8) output columns and a depth of KH·KW·4
 // (·8): the outer-product microkernel fills a quarter (half) of a 16-float vector, and
@@ -24,6 +25,22 @@
 // (groups of 8) 69 → 134, 1×56×56×256 stride 2 (of 8) 56 → 122; ONNX Runtime 41 and 55
 // on the first two.
 //
+// Groups of 16 on AVX-512 (ResNeXt's 32 groups at 512 channels) are a vector each. The
+// spread would there be a broadcast of each lane, a shuffle per multiply-add; instead each
+// input channel is broadcast from memory, a load folded into the multiply-add
+// (`computeVectorGroupRun`), and the pixels whose column is in the padding read a vector
+// of zeros, as the GEMM's padded patches do (chosen once per tap: no branch per pixel). A
+// broadcast per multiply-add caps this at about 80 % of the FMA peak (226 GFLOP/s in a loop
+// alone here, against 272 with two multiply-adds per broadcast; with the work per tap and
+// per run, the layers below run at 58–64 %). The GEMM's 1-vector tile
+// (each group a filter panel of 16 columns) has the same ratio, and fills a band of input
+// rows per call and per lane shard. 1 lane / 2 lanes, three interleaved runs, GEMM →
+// this kernel: 1×14×14×512 3×3 in 32 groups 160 / 264 → 162 / 312 GFLOP/s, the same at
+// stride 2 on 28×28 108 / 186 → 146 / 271, 1×56×56×256 in 16 groups at stride 2
+// 139 / 251 → 166 / 317; 4×14×14×512 in 32 groups 165 → 160 on 1 lane. On AVX2 the same
+// loads ran groups of 8 (a vector there) at 64 against the spread's 87, so they keep the
+// spread.
+//
 // Depthwise layers (groups of 1) of one or three vectors of channels take this kernel
 // too, unless they slide (see `applies(to:)` and DepthwiseConvolution.swift): there
 // a multiply-add per input load, but no per-pixel padding test, where the depthwise
@@ -42,10 +59,10 @@ struct NarrowGroupKernel: @unchecked Sendable {
     let filterPitch: Int
     let epilogue: Epilogue
 
-    /// Input and output channels per group: 1, 4 or 8.
+    /// Input and output channels per group: 1, 4, 8 or 16.
     let groupWidth: Int
 
-    /// Whether the kernel computes layers of `d`: groups of 4 or 8 input and as many output
+    /// Whether the kernel computes layers of `d`: groups of 4, 8 or 16 input and as many output
     /// channels, whole groups to a vector, whole vectors of channels; and depthwise layers (groups of
     /// 1) of one or three vectors of channels whose pixels do not slide (`DepthwiseKernel.slides`).
     /// The depthwise kernel takes such a layer's odd vector one pixel at a time, with a test per tap:
@@ -63,7 +80,7 @@ struct NarrowGroupKernel: @unchecked Sendable {
                 && !DepthwiseKernel.slides(kernelWidth: d.kernel.width, stride: d.strides.width,
                                            dilation: d.dilations.width, channels: d.inputChannels)
         }
-        return [4, 8].contains(width) && Vector.scalarCount % width == 0
+        return [4, 8, 16].contains(width) && Vector.scalarCount % width == 0
     }
 
     /// Computes a call of a layer of narrow groups: the output pixels of `plan`'s shards, on `lanes`.
@@ -107,8 +124,12 @@ struct NarrowGroupKernel: @unchecked Sendable {
                             channel: Int,
                             output: UnsafeMutablePointer<Float>) {
         @inline(__always) func run<Length: StaticCount>(_ length: Length.Type) {
-            // Groups of 8 come in runs of at most 8 (`run(pixels:output:)`).
-            if groupWidth == 8 && Length.value <= 8 {
+            // Groups of 8 come in runs of at most 8 (`run(pixels:output:)`); groups of 16 (a vector
+            // on AVX-512) take broadcast loads, not the spread.
+            if groupWidth == 16 {
+                computeVectorGroupRun(length, imageBase: imageBase, oh: oh, kernelRows: kernelRows, ow: ow,
+                                      channel: channel, output: output)
+            } else if groupWidth == 8 && Length.value <= 8 {
                 computeRun(length, Count8.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows, ow: ow,
                            channel: channel, output: output)
             } else if groupWidth == 1 {
@@ -192,6 +213,46 @@ struct NarrowGroupKernel: @unchecked Sendable {
                 }
                 sums.update(pixels, tap)
                 weights += tapBytes
+            }
+        }
+        sums.store(pixels, epilogue, column: channel, into: UnsafeMutableRawPointer(output), pixelBytes: pixelBytes)
+    }
+}
+
+extension NarrowGroupKernel {
+    /// A run of `Length.value` pixels of a group as wide as a vector: for each tap and input
+    /// channel ci, one filter row times ci broadcast from each pixel's input (read from memory,
+    /// not spread from a loaded vector: one broadcast load per multiply-add, no shuffles).
+    @inline(never)
+    fileprivate func computeVectorGroupRun<Length: StaticCount>(_: Length.Type, imageBase: UnsafePointer<Float>,
+                                                                oh: Int, kernelRows: Range<Int>, ow: Int, channel: Int,
+                                                                output: UnsafeMutablePointer<Float>) {
+        let pixels = Length.value
+        let h = geometry.height, w = geometry.width
+        let pixelBytes = channels * 4, filterBytes = filterPitch * 4, tapBytes = Vector.scalarCount * filterBytes
+        let columnStep = w.stride, width = w.input, stepBytes = columnStep * pixelBytes
+        var sums = PixelRun()
+        var zero = Vector()
+        withUnsafeBytes(of: &zero) { zeros in
+            let zeros = zeros.baseAddress!
+            for kh in kernelRows {
+                let row = UnsafeRawPointer(imageBase + h.inputIndex(output: oh, tap: kh) * w.input * channels)
+                var weights = UnsafeRawPointer(filter + kh * w.kernel * Vector.scalarCount * filterPitch + channel)
+                for kw in 0..<w.kernel {
+                    let first = w.inputIndex(output: ow, tap: kw)
+                    let firstInside = first >= 0 ? 0 : (columnStep - 1 - first) / columnStep
+                    let endInside = Swift.min(pixels, first < width ? (width - first + columnStep - 1) / columnStep : 0)
+                    let firstByte = first * pixelBytes
+                    for ci in 0..<Vector.scalarCount {
+                        let filterRow = weights.loadUnaligned(fromByteOffset: ci * filterBytes, as: Vector.self)
+                        sums.update(pixels) { p, sum in
+                            let source = p >= firstInside && p < endInside ? row + (firstByte + p * stepBytes) : zeros
+                            sum = multiplyAdd(sum, Vector(repeating: source.load(fromByteOffset: ci * 4, as: Float.self)),
+                                              filterRow)
+                        }
+                    }
+                    weights += tapBytes
+                }
             }
         }
         sums.store(pixels, epilogue, column: channel, into: UnsafeMutableRawPointer(output), pixelBytes: pixelBytes)

@@ -494,8 +494,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
         #expect(ran > 120)
     }
 
-    /// Narrow groups (4 or 8 input channels and as many output channels each), which
-    /// `NarrowGroupKernel` computes: two to four vectors of channels (two groups or more on every
+    /// Narrow groups (4 or 8 input channels and as many output channels each, or a vector's worth),
+    /// which `NarrowGroupKernel` computes: two to four vectors of channels (two groups or more on every
     /// target; groups of 8 where a vector holds whole ones); and the depthwise layers it computes
     /// (one or three vectors of channels at a width stride of 2, which do not slide); every row width from 1 to 25, so runs of every length and rows
     /// split into two runs or more; 1×1, 3×3, 5×5 and 2×3 kernels; strides 1, 2 and 2×1; a width
@@ -516,6 +516,9 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
             (Size2D(5), Size2D(height: 1, width: 2), Size2D(1), .explicit(top: 3, bottom: 0, left: 1, right: 4), 3 * v, 8),
             (Size2D(3), Size2D(height: 1, width: 2), Size2D(1), .same, v, 1),
             (Size2D(5), Size2D(2), Size2D(1), .same, 3 * v, 1),
+            (Size2D(3), Size2D(1), Size2D(1), .same, 2 * v, v),
+            (Size2D(5), Size2D(2), Size2D(1), .explicit(top: 4, bottom: 1, left: 0, right: 4), 3 * v, v),
+            (Size2D(height: 2, width: 3), Size2D(height: 2, width: 1), Size2D(height: 1, width: 2), .valid, 2 * v, v),
         ]
         var ran = 0
         for width in 1...25 {
@@ -540,7 +543,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
         var rng = SeededGenerator(seed: 0)
         #expect(try !Conv2D(try few.descriptor(&rng)).narrowGroups || v == 4)
         #expect(try checkConv(few, seed: 3, lanes: lanes) == nil)
-        #expect(ran > 160)
+        #expect(ran > 210)
     }
 
     /// The depthwise kernel on any range of pixels writes exactly those pixels, with the bits of the
