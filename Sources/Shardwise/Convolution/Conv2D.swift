@@ -123,7 +123,7 @@ public final class Conv2D: Sendable {
             // 1×14×14×384 266 → 279, 1×14×14×240 5×5 210 → 221 (three interleaved runs).
             return try Planner.plan(rows: s.rows, columns: descriptor.outputChannels, depth: s.depth, lanes: lanes,
                                     packsB: false, aPackingCost: { _ in 0 }, allowsColumnSplit: false, kernelSpeed: 0.1,
-                                    rowUnit: DepthwiseKernel.slides(width: s.geometry.width, channels: descriptor.inputChannels)
+                                    rowUnit: DepthwiseKernel.slides(geometry: s.geometry, channels: descriptor.inputChannels)
                                         ? s.geometry.width.output : 4)
         }
         if narrowGroups {

@@ -10,7 +10,7 @@
 // skipped (not multiplied by zero); the tap order is fixed (kh, then kw), so every
 // output is computed by the same operations whichever lane owns its pixel.
 //
-// Kernels 5 or 7 wide (3 wide on an odd number of channel vectors, below), at a width
+// Kernels 5 or 7 wide (3 wide on some layers, below), at a width
 // stride and dilation of 1 and with whole vectors of channels, *slide* instead
 // (`slidingRun`, `runSliding`). A run of up to 12 pixels of one output row (6 with 16
 // vector registers) keeps an accumulator per pixel and, for each kernel row, the
@@ -27,14 +27,22 @@
 // the heap put it): 1×56×56×96 7×7 94 → 156, 1×28×28×192 7×7 82 → 156, 1×14×14×384
 // 7×7 58 → 149, 1×7×7×768 7×7 54 → 172, 1×28×28×192 5×5 97 → 123, 1×14×14×240 5×5
 // 53 → 128; 2 lanes 178 → 292, 156 → 299, 106 → 269, 81 → 253, 183 → 242, 98 → 216.
-// 3×3 kernels on whole pairs of vectors keep the groups: sliding them lost where a row's
-// pixels are 2–4 KB apart (1×14×14×512 58 → 45, 1×7×7×1024 42 → 36; probably as a run's
-// loads then share one or two of the L1's 64 sets, and three taps reuse too little to
-// hide it) and on 1×112×112×32 (96 → 84, the eight-pixel groups), and won on 1×28×28×64
-// (76 → 97). On an odd number of vectors, whose last one the groups leave to the
-// per-pixel path, 3×3 kernels slide: 1×112×112×16 45 → 84 (24 before the narrow-group
-// kernel took it), 1×56×56×48 46 → 89, 1×56×56×80 47 → 79, 1×28×28×112 48 → 92,
-// 1×56×56×144 51 → 80, 1×28×28×240 52 → 73, 1×14×14×240 55 → 80 (three interleaved runs).
+// 3×3 kernels on an odd number of vectors, whose last one the groups leave to the
+// per-pixel path, slide: 1×112×112×16 45 → 84 (24 before the narrow-group kernel took
+// it), 1×56×56×48 46 → 89, 1×56×56×80 47 → 79, 1×28×28×112 48 → 92, 1×56×56×144
+// 51 → 80, 1×28×28×240 52 → 73, 1×14×14×240 55 → 80 (three interleaved runs).
+// On whole pairs of vectors, sliding a 3×3 kernel won on small images and lost on large
+// ones, and where a row's pixels are a multiple of 2 KB apart (probably as a run's loads
+// then share a few of the L1's 64 sets, and three taps reuse too little to hide it): on
+// AVX-512 such a layer slides from four vectors, over an image (one input plane) of at
+// most 1.5 MiB whose pixels are not 2 KB apart (`slides(geometry:channels:)`). 1 lane / 2
+// lanes, three interleaved runs, groups → sliding: 1×28×28×64 76 / 114 → 102 / 152,
+// 1×56×56×64 80 / 153 → 89 / 178, 1×28×28×128 78 / 128 → 88 / 152, 1×14×14×192
+// 70 / 95 → 84 / 128, 1×14×14×256 67 / 100 → 77 / 130, 1×28×28×384 70 / 124 → 79 / 149,
+// 1×14×14×576 62 / 101 → 80 / 147, 1×7×7×960 46 / 66 → 88 / 129. Past the rule:
+// 1×56×56×128 (1.6 MB) level, 1×56×56×256 82 → 67, 1×112×112×64 86 → 83, 1×112×112×96
+// 86 → 80, 1×112×112×32 (two vectors, an earlier session) 96 → 84; 2 KB and 4 KB apart,
+// 1×14×14×512 57 / 95 → 57 / 102, 1×7×7×512 46 / 59 → 65 / 42, 1×7×7×1024 43 / 62 → 40 / 59.
 //
 // Pixels with every horizontal tap inside the input take a path with no tests at all:
 // one flat loop over a table of tap offsets (the kernel rows inside the input: all of
@@ -228,7 +236,7 @@ package struct DepthwiseKernel: @unchecked Sendable {
     /// channels that are not whole vector pairs.
     static func windowShift(input: UnsafePointer<Float>, geometry: ConvolutionGeometry, channels: Int) -> Int {
         let v = Vector.scalarCount
-        guard geometry.width.stride == 1 && channels % (2 * v) == 0 && !slides(width: geometry.width, channels: channels)
+        guard geometry.width.stride == 1 && channels % (2 * v) == 0 && !slides(geometry: geometry, channels: channels)
         else { return 0 }
         return (v - Int(UInt(bitPattern: input) / UInt(MemoryLayout<Float>.stride) % UInt(v))) % v
     }
@@ -358,17 +366,42 @@ if !overlaps && interior >= 8 + spill && takesEightPixels {
         }
     }
 
-    /// Whether the layer's pixels slide (`slidingRun`): a width stride and dilation of 1 (each
+    /// Whether the call's pixels slide (`slidingRun`): a width stride and dilation of 1 (each
     /// tap then reads the input row one pixel further on), whole vectors of channels, and a kernel
-    /// 5 or 7 wide, or 3 wide on an odd number of vectors (see the file header).
-    private var slides: Bool { Self.slides(width: geometry.width, channels: channels) }
+    /// 5 or 7 wide, or 3 wide on an odd number of vectors, or on an even number from four where
+    /// the input is small enough (see the file header and `slides(geometry:channels:)`).
+    private var slides: Bool { Self.slides(geometry: geometry, channels: channels) }
 
-    /// `slides` for a layer of `channels` whose width axis has `width`'s kernel, stride and dilation.
-    static func slides(width: AxisGeometry, channels: Int) -> Bool {
-        slides(kernelWidth: width.kernel, stride: width.stride, dilation: width.dilation, channels: channels)
+    /// `slides` for a call of a layer of `channels` on `geometry`: the layer's own rule
+    /// (`slides(kernelWidth:stride:dilation:channels:)`), or a 3-wide kernel on an even number of
+    /// vectors, at least four, over an image of at most `slidingPlaneBytes` whose pixels are not a
+    /// multiple of 2 KB apart (see the file header).
+    package static func slides(geometry: ConvolutionGeometry, channels: Int) -> Bool {
+        let w = geometry.width
+        if slides(kernelWidth: w.kernel, stride: w.stride, dilation: w.dilation, channels: channels) { return true }
+        let pixelBytes = channels * MemoryLayout<Float>.stride
+        return slidesSmall3x3Layers && w.kernel == 3 && w.stride == 1 && w.dilation == 1
+            && channels % Vector.scalarCount == 0
+            && channels / Vector.scalarCount >= 4 && pixelBytes % 2048 != 0
+            && geometry.height.input * w.input * pixelBytes <= slidingPlaneBytes
     }
 
-    /// `slides` for a layer of `channels` with a kernel `kernelWidth` wide at a width `stride` and `dilation`.
+    /// The largest image (one input plane, H·W·C floats) on which a 3×3 layer of whole pairs of
+    /// vectors slides: 1.5 MiB, a little past L2 (see the file header).
+    package static let slidingPlaneBytes = 3 << 19
+
+    /// Whether 3×3 layers of whole pairs of vectors may slide on this target: on AVX-512, where
+    /// it was measured. With AVX2's runs of 6 it was mixed (1×7×7×960 37 → 47 GFLOP/s,
+    /// 1×56×56×64 58 → 49), so AVX2 keeps the groups; other targets were not measured.
+    #if SHARDWISE_AVX512
+    package static let slidesSmall3x3Layers = true
+    #else
+    package static let slidesSmall3x3Layers = false
+    #endif
+
+    /// Whether every call of a layer of `channels` with a kernel `kernelWidth` wide at a width
+    /// `stride` and `dilation` slides, whatever its input (a 3-wide kernel on an even number of
+    /// vectors slides only on some inputs: `slides(geometry:channels:)`).
     static func slides(kernelWidth: Int, stride: Int, dilation: Int, channels: Int) -> Bool {
         stride == 1 && dilation == 1 && channels % Vector.scalarCount == 0
             && ([5, 7].contains(kernelWidth) || kernelWidth == 3 && (channels / Vector.scalarCount) % 2 == 1)

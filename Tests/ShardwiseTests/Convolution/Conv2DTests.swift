@@ -410,7 +410,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
     /// The depthwise kernel's aligned windows: with the input at every offset from a 64-byte
     /// boundary (and ending where its allocation ends), channels that are whole vector pairs
     /// (windows, eight-pixel groups where they are one pair, four vectors at a time for a pixel
-    /// finished after windows where they are four pairs) or not (no windows); rows whose
+    /// finished after windows where they are four pairs; on AVX-512, where four or eight vectors on
+    /// images this small slide, 32 vectors, 2 KB a pixel, still take windows) or not (no windows); rows whose
     /// interior is too short for a group and its spill, exactly long enough for four or eight, and
     /// long; a dilated width or height; a strided width (never windows); a kernel taller than the
     /// input (kernel rows cut at both ends); no bias. Every offset and lane count gives the same
@@ -425,7 +426,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
             (7, 23, one, Size2D(height: 2, width: 1), false), (1, 23, one, one, true),
             (5, 23, Size2D(height: 1, width: 2), one, true), (5, 23, two, one, true),
         ]
-        for channels in [v, 2 * v, 4 * v, 8 * v] {
+        for channels in [v, 2 * v, 4 * v, 8 * v, 32 * v] {
             for layout in layouts {
                 var c = ConvCase()
                 c.batch = 2; c.height = layout.height; c.width = layout.width; c.inputChannels = channels
@@ -462,8 +463,31 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
         }
     }
 
+    /// Which 3×3 depthwise layers on whole pairs of vectors slide: on AVX-512, four vectors or more
+    /// at a width stride of 1 over an image of at most 1.5 MiB whose pixels are not a multiple of 2 KB
+    /// apart; nowhere else.
+    @Test func depthwise3x3SlidesOnSmallImagesOfManyVectors() throws {
+        let v = Blocking.nr / 2
+        func slides(_ size: Int, _ vectors: Int, stride: Int = 1) throws -> Bool {
+            let geometry = try ConvolutionGeometry(input: Size2D(size), kernel: Size2D(3), strides: Size2D(stride),
+                                                   dilations: Size2D(1), padding: .same)
+            return DepthwiseKernel.slides(geometry: geometry, channels: vectors * v)
+        }
+        let here = DepthwiseKernel.slidesSmall3x3Layers
+        #expect(try slides(28, 4) == here)
+        #expect(try slides(7, 60) == here)
+        let largest = Int((Double(DepthwiseKernel.slidingPlaneBytes) / Double(4 * v * 4)).squareRoot())
+        #expect(try slides(largest, 4) == here)
+        #expect(try !slides(largest + 1, 4))
+        #expect(try !slides(28, 2))
+        #expect(try !slides(28, 4, stride: 2))
+        #expect(try !slides(14, 2048 / (4 * v)))
+        #expect(try slides(28, 3))
+    }
+
     /// Depthwise layers whose pixels slide along the input row (kernel widths 5 and 7, and 3 on an
-    /// odd number of channel vectors; a width stride and dilation of 1, whole vectors of channels): every row width from 1 to 25, so runs
+    /// odd number of channel vectors, or on AVX-512 on four; a width stride and dilation of 1, whole
+    /// vectors of channels): every row width from 1 to 25, so runs
     /// of every length and rows split into two runs or more, with 32 vector registers or 16; kernel
     /// rows cut at the top and bottom (a kernel taller than the input); SAME, VALID and asymmetric
     /// explicit padding wider than half the kernel; one to three vectors of channels; a clamp. Every
@@ -477,6 +501,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
             (Size2D(7), .same, 2 * v), (Size2D(height: 3, width: 5), .valid, v),
             (Size2D(height: 1, width: 7), .explicit(top: 0, bottom: 2, left: 5, right: 1), 3 * v), (Size2D(5), .same, v),
             (Size2D(3), .same, v), (Size2D(3), .explicit(top: 2, bottom: 0, left: 0, right: 2), 3 * v),
+            (Size2D(3), .same, 4 * v),
         ]
         var ran = 0
         for width in 1...25 {
@@ -549,10 +574,11 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
     /// The depthwise kernel on any range of pixels writes exactly those pixels, with the bits of the
     /// whole call (a window group must not spill past its range, nor a sliding run), and its windows
     /// are aligned: the input `shift` channels in, and the filter it reads there, start on a vector
-    /// boundary. Layers whose pixels slide (5×5, 7×7, 3×3 on an odd number of vectors) take no windows.
+    /// boundary. Layers whose pixels slide (5×5, 7×7, 3×3 on an odd number of vectors, and on AVX-512
+    /// on four or more on a small image: here 4 · V channels, but not 32 · V, 2 KB a pixel) take no windows.
     @Test func depthwiseShardsWriteOnlyTheirPixelsAndWindowsAreAligned() throws {
         let v = Blocking.nr / 2
-        for (kernel, channels) in [(3, 2 * v), (3, 4 * v), (7, v), (5, 2 * v), (3, v)] {
+        for (kernel, channels) in [(3, 2 * v), (3, 4 * v), (3, 32 * v), (7, v), (5, 2 * v), (3, v)] {
             let (height, width) = (3, 13)
             let geometry = try ConvolutionGeometry(input: Size2D(height: height, width: width), kernel: Size2D(kernel),
                                                    strides: Size2D(1), dilations: Size2D(1), padding: .same)
@@ -569,7 +595,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
                 DepthwiseKernel.withKernel(input: input, geometry: geometry, channels: channels, weights: weights,
                                            activation: .none) { kernel in
                     let vectorBytes = UInt(v * MemoryLayout<Float>.stride)
-                    if geometry.width.kernel == 3 && channels % (2 * v) == 0 {
+                    if geometry.width.kernel == 3 && channels % (2 * v) == 0
+                        && !DepthwiseKernel.slides(geometry: geometry, channels: channels) {
                         #expect(UInt(bitPattern: input + kernel.shift) % vectorBytes == 0, "offset \(offset)")
                         #expect(UInt(bitPattern: kernel.filter + kernel.shift) % vectorBytes == 0, "offset \(offset)")
                     } else {
