@@ -32,14 +32,18 @@
 // of zeros, as the GEMM's padded patches do (chosen once per tap: no branch per pixel). A
 // broadcast per multiply-add caps this at about 80 % of the FMA peak (226 GFLOP/s in a loop
 // alone here, against 272 with two multiply-adds per broadcast; with the work per tap and
-// per run, the layers below run at 58–64 %). The GEMM's 1-vector tile
+// per run, the layers below ran at 58–64 % one group at a time, 65–70 % two at a time, below).
+// The GEMM's 1-vector tile
 // (each group a filter panel of 16 columns) has the same ratio, and fills a band of input
 // rows per call and per lane shard. 1 lane / 2 lanes, three interleaved runs, GEMM →
 // this kernel: 1×14×14×512 3×3 in 32 groups 160 / 264 → 162 / 312 GFLOP/s, the same at
 // stride 2 on 28×28 108 / 186 → 146 / 271, 1×56×56×256 in 16 groups at stride 2
 // 139 / 251 → 166 / 317; 4×14×14×512 in 32 groups 165 → 160 on 1 lane. On AVX2 the same
 // loads ran groups of 8 (a vector there) at 64 against the spread's 87, so they keep the
-// spread.
+// spread. Two groups at a time (runs of up to 8 pixels, 16 accumulators) share each tap's
+// padding bounds, addresses and loop: 1 lane / 2 lanes, three interleaved runs, 1×14×14×512
+// 160 / 316 → 194 / 380, its stride-2 form 149 / 278 → 175 / 334, 1×28×28×256 in 16 groups
+// 179 / 346 → 192 / 374, 4×14×14×512 163 / 315 → 195 / 379.
 //
 // Depthwise layers (groups of 1) of one or three vectors of channels take this kernel
 // too, unless they slide (see `applies(to:)` and DepthwiseConvolution.swift): there
@@ -103,15 +107,20 @@ struct NarrowGroupKernel: @unchecked Sendable {
     func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         // Groups of 8 in runs of at most 8: longer runs (16 multiply-adds a pixel and tap) were
-        // again too large for the optimizer (see `StaticCount`).
-        PixelRun.forEach(in: pixels, geometry: geometry, longest: groupWidth == 8 ? 8 : PixelRun.longest) {
+        // again too large for the optimizer (see `StaticCount`). Groups of 16 too: they go two at
+        // a time, and two runs of 12 were (1×28×28×256 in 16 groups 179 → 82 GFLOP/s).
+        PixelRun.forEach(in: pixels, geometry: geometry, longest: groupWidth >= 8 ? 8 : PixelRun.longest) {
             image, oh, ow, run in
             let imageBase = input + image * h.input * w.input * channels
             let target = output + ((image * h.output + oh) * w.output + ow) * channels
             let kernelRows = h.tapsInside(output: oh)  // once per run, not per vector of channels
-            for c0 in stride(from: 0, to: channels, by: Vector.scalarCount) {
-                computeRun(run, imageBase: imageBase + c0, oh: oh, kernelRows: kernelRows, ow: ow, channel: c0,
-                           output: target + c0)
+            var c0 = 0
+            while c0 < channels {
+                // Groups of 16 go two at a time where two remain (see `computeVectorGroupRun`).
+                let pair = groupWidth == 16 && run <= 8 && c0 + 2 * Vector.scalarCount <= channels
+                computeRun(run, pair: pair, imageBase: imageBase + c0, oh: oh, kernelRows: kernelRows, ow: ow,
+                           channel: c0, output: target + c0)
+                c0 += pair ? 2 * Vector.scalarCount : Vector.scalarCount
             }
         }
     }
@@ -120,15 +129,17 @@ struct NarrowGroupKernel: @unchecked Sendable {
     /// `channel` (`imageBase`: the image's first pixel, `channel` channels in; `kernelRows`: those
     /// inside the input), by the run of that length and group width.
     @inline(__always)
-    private func computeRun(_ pixels: Int, imageBase: UnsafePointer<Float>, oh: Int, kernelRows: Range<Int>, ow: Int,
-                            channel: Int,
-                            output: UnsafeMutablePointer<Float>) {
+    private func computeRun(_ pixels: Int, pair: Bool, imageBase: UnsafePointer<Float>, oh: Int,
+                            kernelRows: Range<Int>, ow: Int, channel: Int, output: UnsafeMutablePointer<Float>) {
         @inline(__always) func run<Length: StaticCount>(_ length: Length.Type) {
             // Groups of 8 come in runs of at most 8 (`run(pixels:output:)`); groups of 16 (a vector
             // on AVX-512) take broadcast loads, not the spread.
-            if groupWidth == 16 {
-                computeVectorGroupRun(length, imageBase: imageBase, oh: oh, kernelRows: kernelRows, ow: ow,
-                                      channel: channel, output: output)
+            if pair && Length.value <= 8 {
+                computeVectorGroupRun(length, Count2.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows,
+                                      ow: ow, channel: channel, output: output)
+            } else if groupWidth == 16 {
+                computeVectorGroupRun(length, Count1.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows,
+                                      ow: ow, channel: channel, output: output)
             } else if groupWidth == 8 && Length.value <= 8 {
                 computeRun(length, Count8.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows, ow: ow,
                            channel: channel, output: output)
@@ -220,19 +231,22 @@ struct NarrowGroupKernel: @unchecked Sendable {
 }
 
 extension NarrowGroupKernel {
-    /// A run of `Length.value` pixels of a group as wide as a vector: for each tap and input
-    /// channel ci, one filter row times ci broadcast from each pixel's input (read from memory,
-    /// not spread from a loaded vector: one broadcast load per multiply-add, no shuffles).
+    /// A run of `Length.value` pixels of `Groups.value` (1 or 2) consecutive groups each as wide as
+    /// a vector: for each tap and input channel ci, each group's filter row times ci broadcast from
+    /// each pixel's input (read from memory, not spread from a loaded vector: one broadcast load per
+    /// multiply-add, no shuffles). Two groups share the tap's work: its padding bounds, the pixels'
+    /// addresses and the loop.
     @inline(never)
-    fileprivate func computeVectorGroupRun<Length: StaticCount>(_: Length.Type, imageBase: UnsafePointer<Float>,
-                                                                oh: Int, kernelRows: Range<Int>, ow: Int, channel: Int,
-                                                                output: UnsafeMutablePointer<Float>) {
-        let pixels = Length.value
+    fileprivate func computeVectorGroupRun<Length: StaticCount, Groups: StaticCount>(
+        _: Length.Type, _: Groups.Type, imageBase: UnsafePointer<Float>, oh: Int, kernelRows: Range<Int>, ow: Int,
+        channel: Int, output: UnsafeMutablePointer<Float>
+    ) {
+        let pixels = Length.value, groups = Groups.value
         let h = geometry.height, w = geometry.width
         let pixelBytes = channels * 4, filterBytes = filterPitch * 4, tapBytes = Vector.scalarCount * filterBytes
         let columnStep = w.stride, width = w.input, stepBytes = columnStep * pixelBytes
-        var sums = PixelRun()
-        var zero = Vector()
+        var sums = PixelRun(), nextSums = PixelRun()
+        var zero = (Vector(), Vector())  // a vector of zeros for each group
         withUnsafeBytes(of: &zero) { zeros in
             let zeros = zeros.baseAddress!
             for kh in kernelRows {
@@ -243,19 +257,28 @@ extension NarrowGroupKernel {
                     let firstInside = first >= 0 ? 0 : (columnStep - 1 - first) / columnStep
                     let endInside = Swift.min(pixels, first < width ? (width - first + columnStep - 1) / columnStep : 0)
                     let firstByte = first * pixelBytes
-                    for ci in 0..<Vector.scalarCount {
-                        let filterRow = weights.loadUnaligned(fromByteOffset: ci * filterBytes, as: Vector.self)
+                    @_transparent func add(_ ci: Int, group: Int, to sums: inout PixelRun) {
+                        let offset = group * Vector.scalarCount * 4
+                        let filterRow = weights.loadUnaligned(fromByteOffset: ci * filterBytes + offset, as: Vector.self)
                         sums.update(pixels) { p, sum in
                             let source = p >= firstInside && p < endInside ? row + (firstByte + p * stepBytes) : zeros
-                            sum = multiplyAdd(sum, Vector(repeating: source.load(fromByteOffset: ci * 4, as: Float.self)),
-                                              filterRow)
+                            let x = source.load(fromByteOffset: offset + ci * 4, as: Float.self)
+                            sum = multiplyAdd(sum, Vector(repeating: x), filterRow)
                         }
+                    }
+                    for ci in 0..<Vector.scalarCount {
+                        add(ci, group: 0, to: &sums)
+                        if groups == 2 { add(ci, group: 1, to: &nextSums) }
                     }
                     weights += tapBytes
                 }
             }
         }
         sums.store(pixels, epilogue, column: channel, into: UnsafeMutableRawPointer(output), pixelBytes: pixelBytes)
+        if groups == 2 {
+            nextSums.store(pixels, epilogue, column: channel + Vector.scalarCount,
+                           into: UnsafeMutableRawPointer(output + Vector.scalarCount), pixelBytes: pixelBytes)
+        }
     }
 }
 
