@@ -1,5 +1,5 @@
-// Grouped convolution with narrow groups (4, 8 or, on AVX-512, 16 input channels and as
-// many output channels each: ResNeXt's 32 groups at 128 to 512 channels) by a direct SIMD
+// Grouped convolution with narrow groups (4, 8 or, on AVX-512, 16 or 32 input channels and
+// as many output channels each: ResNeXt's 32 groups at 128 to 1024 channels) by a direct SIMD
 // kernel.
 //
 // As im2col-GEMM, each group is a GEMM with 4 (8) output columns and a depth of KH·KW·4
@@ -44,6 +44,12 @@
 // padding bounds, addresses and loop: 1 lane / 2 lanes, three interleaved runs, 1×14×14×512
 // 160 / 316 → 194 / 380, its stride-2 form 149 / 278 → 175 / 334, 1×28×28×256 in 16 groups
 // 179 / 346 → 192 / 374, 4×14×14×512 163 / 315 → 195 / 379.
+// Groups of 32 on AVX-512 are two vectors each: each broadcast feeds both output vectors of
+// the group, two multiply-adds, the ratio of the GEMM's 12 × 2-vector tile, without the
+// band of input rows each lane shard fills. 1 lane / 2 lanes, three interleaved runs, GEMM →
+// this kernel: 1×7×7×1024 3×3 in 32 groups 226 / 283 → 256 / 424, 1×14×14×1024 stride 2
+// 191 / 232 → 229 / 369, 1×14×14×1024 240 / 405 → 243 / 465, 1×56×56×256 in 8 groups
+// 249 / 481 → 261 / 510.
 //
 // Depthwise layers (groups of 1) of one or three vectors of channels take this kernel
 // too, unless they slide (see `applies(to:)` and DepthwiseConvolution.swift): there
@@ -63,11 +69,12 @@ struct NarrowGroupKernel: @unchecked Sendable {
     let filterPitch: Int
     let epilogue: Epilogue
 
-    /// Input and output channels per group: 1, 4, 8 or 16.
+    /// Input and output channels per group: 1, 4, 8, 16 or 32.
     let groupWidth: Int
 
     /// Whether the kernel computes layers of `d`: groups of 4, 8 or 16 input and as many output
-    /// channels, whole groups to a vector, whole vectors of channels; and depthwise layers (groups of
+    /// channels, whole groups to a vector, or of 32 on AVX-512 (two vectors), whole vectors of
+    /// channels; and depthwise layers (groups of
     /// 1) of one or three vectors of channels whose pixels do not slide (`DepthwiseKernel.slides`).
     /// The depthwise kernel takes such a layer's odd vector one pixel at a time, with a test per tap:
     /// 1 lane, 1×112×112×16 3×3 stride 2 22.5 → 47 GFLOP/s, 1×56×56×16 5×5 stride 2 28 → 55,
@@ -84,7 +91,7 @@ struct NarrowGroupKernel: @unchecked Sendable {
                 && !DepthwiseKernel.slides(kernelWidth: d.kernel.width, stride: d.strides.width,
                                            dilation: d.dilations.width, channels: d.inputChannels)
         }
-        return [4, 8, 16].contains(width) && Vector.scalarCount % width == 0
+        return [4, 8, 16].contains(width) && Vector.scalarCount % width == 0 || width == 32 && Vector.scalarCount == 16
     }
 
     /// Computes a call of a layer of narrow groups: the output pixels of `plan`'s shards, on `lanes`.
@@ -116,8 +123,9 @@ struct NarrowGroupKernel: @unchecked Sendable {
             let kernelRows = h.tapsInside(output: oh)  // once per run, not per vector of channels
             var c0 = 0
             while c0 < channels {
-                // Groups of 16 go two at a time where two remain (see `computeVectorGroupRun`).
-                let pair = groupWidth == 16 && run <= 8 && c0 + 2 * Vector.scalarCount <= channels
+                // Two output vectors a call: a group of 32, or two of 16 where two remain (see
+                // `computeVectorGroupRun`).
+                let pair = groupWidth == 32 || groupWidth == 16 && run <= 8 && c0 + 2 * Vector.scalarCount <= channels
                 computeRun(run, pair: pair, imageBase: imageBase + c0, oh: oh, kernelRows: kernelRows, ow: ow,
                            channel: c0, output: target + c0)
                 c0 += pair ? 2 * Vector.scalarCount : Vector.scalarCount
@@ -134,12 +142,15 @@ struct NarrowGroupKernel: @unchecked Sendable {
         @inline(__always) func run<Length: StaticCount>(_ length: Length.Type) {
             // Groups of 8 come in runs of at most 8 (`run(pixels:output:)`); groups of 16 (a vector
             // on AVX-512) take broadcast loads, not the spread.
-            if pair && Length.value <= 8 {
-                computeVectorGroupRun(length, Count2.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows,
-                                      ow: ow, channel: channel, output: output)
+            if groupWidth == 32 && Length.value <= 8 {
+                computeVectorGroupRun(length, Count1.self, Count2.self, imageBase: imageBase, oh: oh,
+                                      kernelRows: kernelRows, ow: ow, channel: channel, output: output)
+            } else if pair && Length.value <= 8 {
+                computeVectorGroupRun(length, Count2.self, Count1.self, imageBase: imageBase, oh: oh,
+                                      kernelRows: kernelRows, ow: ow, channel: channel, output: output)
             } else if groupWidth == 16 {
-                computeVectorGroupRun(length, Count1.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows,
-                                      ow: ow, channel: channel, output: output)
+                computeVectorGroupRun(length, Count1.self, Count1.self, imageBase: imageBase, oh: oh,
+                                      kernelRows: kernelRows, ow: ow, channel: channel, output: output)
             } else if groupWidth == 8 && Length.value <= 8 {
                 computeRun(length, Count8.self, imageBase: imageBase, oh: oh, kernelRows: kernelRows, ow: ow,
                            channel: channel, output: output)
@@ -231,51 +242,54 @@ struct NarrowGroupKernel: @unchecked Sendable {
 }
 
 extension NarrowGroupKernel {
-    /// A run of `Length.value` pixels of `Groups.value` (1 or 2) consecutive groups each as wide as
-    /// a vector: for each tap and input channel ci, each group's filter row times ci broadcast from
-    /// each pixel's input (read from memory, not spread from a loaded vector: one broadcast load per
-    /// multiply-add, no shuffles). Two groups share the tap's work: its padding bounds, the pixels'
-    /// addresses and the loop.
+    /// A run of `Length.value` pixels of `Groups.value` (1 or 2) consecutive groups each
+    /// `Width.value` (1 or 2) vectors wide, two vectors at most: for each tap and input channel ci,
+    /// each output vector's filter row times ci broadcast from each pixel's input (read from
+    /// memory, not spread from a loaded vector: no shuffles; one broadcast per multiply-add for
+    /// groups of a vector, one per two for groups of two). Two groups share the tap's work: its
+    /// padding bounds, the pixels' addresses and the loop.
     @inline(never)
-    fileprivate func computeVectorGroupRun<Length: StaticCount, Groups: StaticCount>(
-        _: Length.Type, _: Groups.Type, imageBase: UnsafePointer<Float>, oh: Int, kernelRows: Range<Int>, ow: Int,
-        channel: Int, output: UnsafeMutablePointer<Float>
+    fileprivate func computeVectorGroupRun<Length: StaticCount, Groups: StaticCount, Width: StaticCount>(
+        _: Length.Type, _: Groups.Type, _: Width.Type, imageBase: UnsafePointer<Float>, oh: Int,
+        kernelRows: Range<Int>, ow: Int, channel: Int, output: UnsafeMutablePointer<Float>
     ) {
-        let pixels = Length.value, groups = Groups.value
+        let pixels = Length.value, groups = Groups.value, groupVectors = Width.value
+        let inputChannels = groupVectors * Vector.scalarCount
         let h = geometry.height, w = geometry.width
-        let pixelBytes = channels * 4, filterBytes = filterPitch * 4, tapBytes = Vector.scalarCount * filterBytes
+        let pixelBytes = channels * 4, filterBytes = filterPitch * 4, tapBytes = inputChannels * filterBytes
         let columnStep = w.stride, width = w.input, stepBytes = columnStep * pixelBytes
         var sums = PixelRun(), nextSums = PixelRun()
-        var zero = (Vector(), Vector())  // a vector of zeros for each group
+        var zero = (Vector(), Vector())  // zeros for every input channel a call reads
         withUnsafeBytes(of: &zero) { zeros in
             let zeros = zeros.baseAddress!
             for kh in kernelRows {
                 let row = UnsafeRawPointer(imageBase + h.inputIndex(output: oh, tap: kh) * w.input * channels)
-                var weights = UnsafeRawPointer(filter + kh * w.kernel * Vector.scalarCount * filterPitch + channel)
+                var weights = UnsafeRawPointer(filter + kh * w.kernel * inputChannels * filterPitch + channel)
                 for kw in 0..<w.kernel {
                     let first = w.inputIndex(output: ow, tap: kw)
                     let firstInside = first >= 0 ? 0 : (columnStep - 1 - first) / columnStep
                     let endInside = Swift.min(pixels, first < width ? (width - first + columnStep - 1) / columnStep : 0)
                     let firstByte = first * pixelBytes
-                    @_transparent func add(_ ci: Int, group: Int, to sums: inout PixelRun) {
-                        let offset = group * Vector.scalarCount * 4
+                    // Output vector j's filter row for input channel ci, times ci of its group.
+                    @_transparent func add(_ ci: Int, vector j: Int, to sums: inout PixelRun) {
+                        let offset = j * Vector.scalarCount * 4, inputOffset = groupVectors == 1 ? offset : 0
                         let filterRow = weights.loadUnaligned(fromByteOffset: ci * filterBytes + offset, as: Vector.self)
                         sums.update(pixels) { p, sum in
                             let source = p >= firstInside && p < endInside ? row + (firstByte + p * stepBytes) : zeros
-                            let x = source.load(fromByteOffset: offset + ci * 4, as: Float.self)
+                            let x = source.load(fromByteOffset: inputOffset + ci * 4, as: Float.self)
                             sum = multiplyAdd(sum, Vector(repeating: x), filterRow)
                         }
                     }
-                    for ci in 0..<Vector.scalarCount {
-                        add(ci, group: 0, to: &sums)
-                        if groups == 2 { add(ci, group: 1, to: &nextSums) }
+                    for ci in 0..<inputChannels {
+                        add(ci, vector: 0, to: &sums)
+                        if groups * groupVectors == 2 { add(ci, vector: 1, to: &nextSums) }
                     }
                     weights += tapBytes
                 }
             }
         }
         sums.store(pixels, epilogue, column: channel, into: UnsafeMutableRawPointer(output), pixelBytes: pixelBytes)
-        if groups == 2 {
+        if groups * groupVectors == 2 {
             nextSums.store(pixels, epilogue, column: channel + Vector.scalarCount,
                            into: UnsafeMutableRawPointer(output + Vector.scalarCount), pixelBytes: pixelBytes)
         }
