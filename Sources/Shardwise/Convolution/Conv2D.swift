@@ -7,7 +7,7 @@
 // lanes (see Sharding/ShardPlan.swift); the result is bitwise the same for
 // every lane count. Where a group's GEMM would fill a small part of a register
 // tile, direct kernels run instead: depthwise layers (DepthwiseConvolution.swift)
-// and narrow groups of 4 to 32 channels (NarrowGroupConvolution.swift, which also
+// and narrow groups of 4 to 48 channels (NarrowGroupConvolution.swift, which also
 // takes depthwise layers of one or three vectors of channels that do not slide).
 
 /// A 2-D convolution layer (NHWC input, HWIO filter) with its filters packed for the GEMM.

@@ -1,6 +1,6 @@
-// Grouped convolution with narrow groups (4, 8 or, on AVX-512, 16 or 32 input channels and
-// as many output channels each: ResNeXt's 32 groups at 128 to 1024 channels) by a direct SIMD
-// kernel.
+// Grouped convolution with narrow groups (4, 8 or, on AVX-512, 16, 32 or 48 input channels
+// and as many output channels each: ResNeXt's 32 groups at 128 to 1024 channels) by a direct
+// SIMD kernel.
 //
 // As im2col-GEMM, each group is a GEMM with 4 (8) output columns and a depth of KH·KW·4
 // (·8): the outer-product microkernel fills a quarter (half) of a 16-float vector, and
@@ -49,7 +49,12 @@
 // band of input rows each lane shard fills. 1 lane / 2 lanes, three interleaved runs, GEMM →
 // this kernel: 1×7×7×1024 3×3 in 32 groups 226 / 283 → 256 / 424, 1×14×14×1024 stride 2
 // 191 / 232 → 229 / 369, 1×14×14×1024 240 / 405 → 243 / 465, 1×56×56×256 in 8 groups
-// 249 / 481 → 261 / 510.
+// 249 / 481 → 261 / 510. Groups of 48 are three vectors, in runs of up to 5 pixels (15
+// accumulators; with 24, in runs of 8, the optimizer produced 53–59 GFLOP/s): 1×28×28×384
+// 1×1 in 8 groups 173 / 320 → 222 / 428, 1×28×28×384 3×3 stride 2 in 8 groups 202 / 355 →
+// 251 / 474, 1×56×56×192 in 4 groups 236 / 463 → 255 / 499, 1×14×14×768 in 16 groups
+// 228 / 399 → 221 / 419. Groups of 64 measured slower than the GEMM in runs of 4 (1×7×7×2048
+// in 32 groups 243 → 165) and take the GEMM.
 //
 // Depthwise layers (groups of 1) of one or three vectors of channels take this kernel
 // too, unless they slide (see `applies(to:)` and DepthwiseConvolution.swift): there
@@ -69,12 +74,12 @@ struct NarrowGroupKernel: @unchecked Sendable {
     let filterPitch: Int
     let epilogue: Epilogue
 
-    /// Input and output channels per group: 1, 4, 8, 16 or 32.
+    /// Input and output channels per group: 1, 4, 8, 16, 32 or 48.
     let groupWidth: Int
 
     /// Whether the kernel computes layers of `d`: groups of 4, 8 or 16 input and as many output
-    /// channels, whole groups to a vector, or of 32 on AVX-512 (two vectors), whole vectors of
-    /// channels; and depthwise layers (groups of
+    /// channels, whole groups to a vector, or of 32 or 48 on AVX-512 (two or three vectors), whole
+    /// vectors of channels; and depthwise layers (groups of
     /// 1) of one or three vectors of channels whose pixels do not slide (`DepthwiseKernel.slides`).
     /// The depthwise kernel takes such a layer's odd vector one pixel at a time, with a test per tap:
     /// 1 lane, 1×112×112×16 3×3 stride 2 22.5 → 47 GFLOP/s, 1×56×56×16 5×5 stride 2 28 → 55,
@@ -91,7 +96,8 @@ struct NarrowGroupKernel: @unchecked Sendable {
                 && !DepthwiseKernel.slides(kernelWidth: d.kernel.width, stride: d.strides.width,
                                            dilation: d.dilations.width, channels: d.inputChannels)
         }
-        return [4, 8, 16].contains(width) && Vector.scalarCount % width == 0 || width == 32 && Vector.scalarCount == 16
+        return [4, 8, 16].contains(width) && Vector.scalarCount % width == 0
+            || [32, 48].contains(width) && Vector.scalarCount == 16
     }
 
     /// Computes a call of a layer of narrow groups: the output pixels of `plan`'s shards, on `lanes`.
@@ -116,19 +122,20 @@ struct NarrowGroupKernel: @unchecked Sendable {
         // Groups of 8 in runs of at most 8: longer runs (16 multiply-adds a pixel and tap) were
         // again too large for the optimizer (see `StaticCount`). Groups of 16 too: they go two at
         // a time, and two runs of 12 were (1×28×28×256 in 16 groups 179 → 82 GFLOP/s).
-        PixelRun.forEach(in: pixels, geometry: geometry, longest: groupWidth >= 8 ? 8 : PixelRun.longest) {
+        let longest = groupWidth == 48 ? 5 : groupWidth >= 8 ? 8 : PixelRun.longest
+        PixelRun.forEach(in: pixels, geometry: geometry, longest: longest) {
             image, oh, ow, run in
             let imageBase = input + image * h.input * w.input * channels
             let target = output + ((image * h.output + oh) * w.output + ow) * channels
             let kernelRows = h.tapsInside(output: oh)  // once per run, not per vector of channels
             var c0 = 0
             while c0 < channels {
-                // Two output vectors a call: a group of 32, or two of 16 where two remain (see
+                // A group of 32 or 48 channels a call, or two of 16 where two remain (see
                 // `computeVectorGroupRun`).
-                let pair = groupWidth == 32 || groupWidth == 16 && run <= 8 && c0 + 2 * Vector.scalarCount <= channels
+                let pair = groupWidth == 16 && run <= 8 && c0 + 2 * Vector.scalarCount <= channels
                 computeRun(run, pair: pair, imageBase: imageBase + c0, oh: oh, kernelRows: kernelRows, ow: ow,
                            channel: c0, output: target + c0)
-                c0 += pair ? 2 * Vector.scalarCount : Vector.scalarCount
+                c0 += groupWidth >= 32 ? groupWidth : pair ? 2 * Vector.scalarCount : Vector.scalarCount
             }
         }
     }
@@ -142,7 +149,10 @@ struct NarrowGroupKernel: @unchecked Sendable {
         @inline(__always) func run<Length: StaticCount>(_ length: Length.Type) {
             // Groups of 8 come in runs of at most 8 (`run(pixels:output:)`); groups of 16 (a vector
             // on AVX-512) take broadcast loads, not the spread.
-            if groupWidth == 32 && Length.value <= 8 {
+            if groupWidth == 48 && Length.value <= 5 {
+                computeVectorGroupRun(length, Count1.self, Count3.self, imageBase: imageBase, oh: oh,
+                                      kernelRows: kernelRows, ow: ow, channel: channel, output: output)
+            } else if groupWidth == 32 && Length.value <= 8 {
                 computeVectorGroupRun(length, Count1.self, Count2.self, imageBase: imageBase, oh: oh,
                                       kernelRows: kernelRows, ow: ow, channel: channel, output: output)
             } else if pair && Length.value <= 8 {
@@ -243,11 +253,11 @@ struct NarrowGroupKernel: @unchecked Sendable {
 
 extension NarrowGroupKernel {
     /// A run of `Length.value` pixels of `Groups.value` (1 or 2) consecutive groups each
-    /// `Width.value` (1 or 2) vectors wide, two vectors at most: for each tap and input channel ci,
-    /// each output vector's filter row times ci broadcast from each pixel's input (read from
+    /// `Width.value` (1 to 3) vectors wide, three vectors at most: for each tap and input channel
+    /// ci, each output vector's filter row times ci broadcast from each pixel's input (read from
     /// memory, not spread from a loaded vector: no shuffles; one broadcast per multiply-add for
-    /// groups of a vector, one per two for groups of two). Two groups share the tap's work: its
-    /// padding bounds, the pixels' addresses and the loop.
+    /// groups of a vector, one per two or three for wider groups). Two groups share the tap's work:
+    /// its padding bounds, the pixels' addresses and the loop.
     @inline(never)
     fileprivate func computeVectorGroupRun<Length: StaticCount, Groups: StaticCount, Width: StaticCount>(
         _: Length.Type, _: Groups.Type, _: Width.Type, imageBase: UnsafePointer<Float>, oh: Int,
@@ -258,8 +268,9 @@ extension NarrowGroupKernel {
         let h = geometry.height, w = geometry.width
         let pixelBytes = channels * 4, filterBytes = filterPitch * 4, tapBytes = inputChannels * filterBytes
         let columnStep = w.stride, width = w.input, stepBytes = columnStep * pixelBytes
-        var sums = PixelRun(), nextSums = PixelRun()
-        var zero = (Vector(), Vector())  // zeros for every input channel a call reads
+        let vectors = groups * groupVectors  // output vectors, 1 to 3
+        var sums = (PixelRun(), PixelRun(), PixelRun())
+        var zero = (Vector(), Vector(), Vector())  // zeros for every input channel a call reads
         withUnsafeBytes(of: &zero) { zeros in
             let zeros = zeros.baseAddress!
             for kh in kernelRows {
@@ -281,18 +292,20 @@ extension NarrowGroupKernel {
                         }
                     }
                     for ci in 0..<inputChannels {
-                        add(ci, vector: 0, to: &sums)
-                        if groups * groupVectors == 2 { add(ci, vector: 1, to: &nextSums) }
+                        add(ci, vector: 0, to: &sums.0)
+                        if vectors > 1 { add(ci, vector: 1, to: &sums.1) }
+                        if vectors > 2 { add(ci, vector: 2, to: &sums.2) }
                     }
                     weights += tapBytes
                 }
             }
         }
-        sums.store(pixels, epilogue, column: channel, into: UnsafeMutableRawPointer(output), pixelBytes: pixelBytes)
-        if groups * groupVectors == 2 {
-            nextSums.store(pixels, epilogue, column: channel + Vector.scalarCount,
-                           into: UnsafeMutableRawPointer(output + Vector.scalarCount), pixelBytes: pixelBytes)
+        @_transparent func store(_ sums: PixelRun, vector j: Int) {
+            guard j < vectors else { return }
+            sums.store(pixels, epilogue, column: channel + j * Vector.scalarCount,
+                       into: UnsafeMutableRawPointer(output + j * Vector.scalarCount), pixelBytes: pixelBytes)
         }
+        store(sums.0, vector: 0); store(sums.1, vector: 1); store(sums.2, vector: 2)
     }
 }
 

@@ -521,8 +521,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
 
     /// Narrow groups (4 or 8 input channels and as many output channels each, or one or two vectors'
     /// worth), which `NarrowGroupKernel` computes: two to four vectors of channels (two groups or more
-    /// on every target; groups of 8 where a vector holds whole ones, groups of 32 on AVX-512, one
-    /// vector or two a group, one group or two a call); and the depthwise layers it computes
+    /// on every target; groups of 8 where a vector holds whole ones, groups of 32 and 48 on AVX-512,
+    /// one to three vectors a group, one group or two a call); and the depthwise layers it computes
     /// (one or three vectors of channels at a width stride of 2, which do not slide); every row width from 1 to 25, so runs of every length and rows
     /// split into two runs or more; 1×1, 3×3, 5×5 and 2×3 kernels; strides 1, 2 and 2×1; a width
     /// dilation of 2; SAME, VALID and asymmetric explicit padding wider than half the kernel (taps
@@ -547,6 +547,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
             (Size2D(height: 2, width: 3), Size2D(height: 2, width: 1), Size2D(height: 1, width: 2), .valid, 2 * v, v),
             (Size2D(3), Size2D(1), Size2D(1), .same, 4 * v, 2 * v),
             (Size2D(3), Size2D(2), Size2D(height: 1, width: 2), .explicit(top: 1, bottom: 2, left: 3, right: 0), 4 * v, 2 * v),
+            (Size2D(3), Size2D(1), Size2D(1), .same, 6 * v, 3 * v),
+            (Size2D(1), Size2D(height: 1, width: 2), Size2D(1), .valid, 6 * v, 3 * v),
         ]
         var ran = 0
         for width in 1...25 {
@@ -560,8 +562,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
                 var rng = SeededGenerator(seed: 0)
                 guard (try? c.descriptor(&rng).outputShape(forInput: [c.batch, c.height, c.width, c.inputChannels]))
                     != nil else { continue }
-                // Groups of two vectors take the kernel on AVX-512 only (32 channels a group).
-                let takesKernel = v % layout.group == 0 || layout.group == 2 * v && v == 16
+                // Groups of two or three vectors take the kernel on AVX-512 only (32 or 48 channels).
+                let takesKernel = v % layout.group == 0 || [2 * v, 3 * v].contains(layout.group) && v == 16
                 #expect(try Conv2D(try c.descriptor(&rng)).narrowGroups == takesKernel, "\(c)")
                 let seed = UInt64(200 * width + index)
                 #expect(try checkConv(c, seed: seed, lanes: lanes, besideGuardPages: true) == nil, "\(c)")
@@ -573,7 +575,7 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
         var rng = SeededGenerator(seed: 0)
         #expect(try !Conv2D(try few.descriptor(&rng)).narrowGroups || v == 4)
         #expect(try checkConv(few, seed: 3, lanes: lanes) == nil)
-        #expect(ran > 250)
+        #expect(ran > 290)
     }
 
     /// The depthwise kernel on any range of pixels writes exactly those pixels, with the bits of the
