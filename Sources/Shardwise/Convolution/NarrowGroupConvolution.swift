@@ -25,36 +25,36 @@
 // (groups of 8) 69 → 134, 1×56×56×256 stride 2 (of 8) 56 → 122; ONNX Runtime 41 and 55
 // on the first two.
 //
-// Groups of 16 on AVX-512 (ResNeXt's 32 groups at 512 channels) are a vector each. The
-// spread would there be a broadcast of each lane, a shuffle per multiply-add; instead each
-// input channel is broadcast from memory, a load folded into the multiply-add
-// (`computeVectorGroupRun`), and the pixels whose column is in the padding read a vector
-// of zeros, as the GEMM's padded patches do (chosen once per tap: no branch per pixel). A
+// Groups of 16 on AVX-512 (ResNeXt's 32 groups at 512 channels) are a vector each. The spread
+// would there be a broadcast of each lane, a shuffle per multiply-add; instead each input
+// channel is broadcast from memory, a load folded into the multiply-add
+// (`computeVectorGroupRun`), and the pixels whose column is in the padding read a vector of
+// zeros, as the GEMM's padded patches do (chosen once per tap: no branch per pixel). A
 // broadcast per multiply-add caps this at about 80 % of the FMA peak (226 GFLOP/s in a loop
-// alone here, against 272 with two multiply-adds per broadcast; with the work per tap and
-// per run, the layers below ran at 58–64 % one group at a time, 65–70 % two at a time, below).
-// The GEMM's 1-vector tile
-// (each group a filter panel of 16 columns) has the same ratio, and fills a band of input
-// rows per call and per lane shard. 1 lane / 2 lanes, three interleaved runs, GEMM →
-// this kernel: 1×14×14×512 3×3 in 32 groups 160 / 264 → 162 / 312 GFLOP/s, the same at
-// stride 2 on 28×28 108 / 186 → 146 / 271, 1×56×56×256 in 16 groups at stride 2
-// 139 / 251 → 166 / 317; 4×14×14×512 in 32 groups 165 → 160 on 1 lane. On AVX2 the same
-// loads ran groups of 8 (a vector there) at 64 against the spread's 87, so they keep the
-// spread. Two groups at a time (runs of up to 8 pixels, 16 accumulators) share each tap's
-// padding bounds, addresses and loop: 1 lane / 2 lanes, three interleaved runs, 1×14×14×512
-// 160 / 316 → 194 / 380, its stride-2 form 149 / 278 → 175 / 334, 1×28×28×256 in 16 groups
-// 179 / 346 → 192 / 374, 4×14×14×512 163 / 315 → 195 / 379.
+// alone here, against 272 with two multiply-adds per broadcast; with the work per tap and per
+// run, the layers below ran at 58–64 % one group at a time, 65–70 % two at a time). The GEMM's
+// 1-vector tile (each group a filter panel of 16 columns) has the same ratio, and fills a band
+// of input rows per call and per lane shard. 1 lane / 2 lanes, three interleaved runs, GEMM →
+// this kernel: 1×14×14×512 3×3 in 32 groups 160 / 264 → 162 / 312 GFLOP/s, the same at stride
+// 2 on 28×28 108 / 186 → 146 / 271, 1×56×56×256 in 16 groups at stride 2 139 / 251 → 166 /
+// 317; 4×14×14×512 in 32 groups 165 → 160 on 1 lane. On AVX2 the same loads ran groups of 8 (a
+// vector there) at 64 against the spread's 87, so they keep the spread. Two groups at a time
+// (runs of up to 8 pixels, 16 accumulators) share each tap's padding bounds, addresses and
+// loop: 1 lane / 2 lanes, three interleaved runs, 1×14×14×512 160 / 316 → 194 / 380, its
+// stride-2 form 149 / 278 → 175 / 334, 1×28×28×256 in 16 groups 179 / 346 → 192 / 374,
+// 4×14×14×512 163 / 315 → 195 / 379.
+//
 // Groups of 32 on AVX-512 are two vectors each: each broadcast feeds both output vectors of
-// the group, two multiply-adds, the ratio of the GEMM's 12 × 2-vector tile, without the
-// band of input rows each lane shard fills. 1 lane / 2 lanes, three interleaved runs, GEMM →
-// this kernel: 1×7×7×1024 3×3 in 32 groups 226 / 283 → 256 / 424, 1×14×14×1024 stride 2
-// 191 / 232 → 229 / 369, 1×14×14×1024 240 / 405 → 243 / 465, 1×56×56×256 in 8 groups
-// 249 / 481 → 261 / 510. Groups of 48 are three vectors, in runs of up to 5 pixels (15
-// accumulators; with 24, in runs of 8, the optimizer produced 53–59 GFLOP/s): 1×28×28×384
-// 1×1 in 8 groups 173 / 320 → 222 / 428, 1×28×28×384 3×3 stride 2 in 8 groups 202 / 355 →
-// 251 / 474, 1×56×56×192 in 4 groups 236 / 463 → 255 / 499, 1×14×14×768 in 16 groups
-// 228 / 399 → 221 / 419. Groups of 64 measured slower than the GEMM in runs of 4 (1×7×7×2048
-// in 32 groups 243 → 165) and take the GEMM.
+// the group, two multiply-adds, the ratio of the GEMM's 12 × 2-vector tile, without the band
+// of input rows each lane shard fills. 1 lane / 2 lanes, three interleaved runs, GEMM → this
+// kernel: 1×7×7×1024 3×3 in 32 groups 226 / 283 → 256 / 424, 1×14×14×1024 stride 2 191 / 232 →
+// 229 / 369, 1×14×14×1024 240 / 405 → 243 / 465, 1×56×56×256 in 8 groups 249 / 481 → 261 /
+// 510. Groups of 48 are three vectors, in runs of up to 5 pixels (15 accumulators; with 24, in
+// runs of 8, the optimizer produced 53–59 GFLOP/s): 1×28×28×384 1×1 in 8 groups 173 / 320 →
+// 222 / 428, 1×28×28×384 3×3 stride 2 in 8 groups 202 / 355 → 251 / 474, 1×56×56×192 in 4
+// groups 236 / 463 → 255 / 499, 1×14×14×768 in 16 groups 228 / 399 → 221 / 419. Groups of 64
+// measured slower than the GEMM in runs of 4 (1×7×7×2048 in 32 groups 243 → 165) and take the
+// GEMM.
 //
 // Depthwise layers (groups of 1) of one or three vectors of channels take this kernel
 // too, unless they slide (see `applies(to:)` and DepthwiseConvolution.swift): there
@@ -116,12 +116,14 @@ struct NarrowGroupKernel: @unchecked Sendable {
     }
 
     /// Computes output pixels `pixels` (flattened N·OH·OW) into `output` (NHWC), in runs
-    /// (`PixelRun.forEach`), a vector of channels at a time.
+    /// (`PixelRun.forEach`), a vector of channels at a time, or a group of 32 or 48 channels, or two
+    /// of 16.
     func run(pixels: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let h = geometry.height, w = geometry.width
         // Groups of 8 in runs of at most 8: longer runs (16 multiply-adds a pixel and tap) were
-        // again too large for the optimizer (see `StaticCount`). Groups of 16 too: they go two at
-        // a time, and two runs of 12 were (1×28×28×256 in 16 groups 179 → 82 GFLOP/s).
+        // again too large for the optimizer (see `StaticCount`). Groups of 16 and 32 too: they go
+        // two vectors at a time, and two runs of 12 were (1×28×28×256 in 16 groups 179 → 82
+        // GFLOP/s); groups of 48, three vectors, in runs of at most 5.
         let longest = groupWidth == 48 ? 5 : groupWidth >= 8 ? 8 : PixelRun.longest
         PixelRun.forEach(in: pixels, geometry: geometry, longest: longest) {
             image, oh, ow, run in
@@ -141,14 +143,15 @@ struct NarrowGroupKernel: @unchecked Sendable {
     }
 
     /// `pixels` consecutive pixels of output row `oh` from column `ow`, one vector of channels from
-    /// `channel` (`imageBase`: the image's first pixel, `channel` channels in; `kernelRows`: those
-    /// inside the input), by the run of that length and group width.
+    /// `channel` (two groups of 16 where `pair`; a whole group of 32 or 48) (`imageBase`: the image's
+    /// first pixel, `channel` channels in; `kernelRows`: those inside the input), by the run of that
+    /// length and group width.
     @inline(__always)
     private func computeRun(_ pixels: Int, pair: Bool, imageBase: UnsafePointer<Float>, oh: Int,
                             kernelRows: Range<Int>, ow: Int, channel: Int, output: UnsafeMutablePointer<Float>) {
         @inline(__always) func run<Length: StaticCount>(_ length: Length.Type) {
-            // Groups of 8 come in runs of at most 8 (`run(pixels:output:)`); groups of 16 (a vector
-            // on AVX-512) take broadcast loads, not the spread.
+            // Groups of 8 come in runs of at most 8 (`run(pixels:output:)`); groups of 16, 32 and 48
+            // (one to three vectors on AVX-512) take broadcast loads, not the spread.
             if groupWidth == 48 && Length.value <= 5 {
                 computeVectorGroupRun(length, Count1.self, Count3.self, imageBase: imageBase, oh: oh,
                                       kernelRows: kernelRows, ow: ow, channel: channel, output: output)
