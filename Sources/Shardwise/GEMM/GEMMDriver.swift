@@ -93,7 +93,7 @@ package enum BOperand: @unchecked Sendable {
     package func rowsInPlace(depth: Int, columns: Int, rows: Int, readsAInPlace: Bool)
         -> (base: UnsafePointer<Float>, pitch: Int)? {
         guard readsAInPlace, Blocking.readsAInPlace(columns: columns), case .strided(let matrix) = self,
-              let bRows = matrix.rowsInPlace,
+              let bRows = matrix.rowMajorRows,
               rows <= Blocking.fewRowTiles * Blocking.mr
                 || Blocking.readsBInPlace(depth: depth, columns: columns, pitch: bRows.pitch)
         else { return nil }

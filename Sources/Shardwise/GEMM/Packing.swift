@@ -52,8 +52,14 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
     }
 
     /// A row-major matrix's rows, at its leading dimension; nil for a transposed one.
-    package var rowsInPlace: (base: UnsafePointer<Float>, pitch: Int)? {
+    package var rowMajorRows: (base: UnsafePointer<Float>, pitch: Int)? {
         columnStride == 1 ? (base, rowStride) : nil
+    }
+
+    /// As A, its rows where it is row-major and a tile of them stays in the level-1 data cache
+    /// (`Blocking.keepsRowsInL1`).
+    package var rowsInPlace: (base: UnsafePointer<Float>, pitch: Int)? {
+        rowMajorRows.flatMap { Blocking.keepsRowsInL1(pitch: $0.pitch) ? $0 : nil }
     }
 
     package func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {

@@ -82,7 +82,7 @@ package enum ProcessorCount {
     }
 
     /// The contents of a small text file (at most 64 KiB read), or nil if it cannot be opened.
-    private static func readSmallFile(_ path: String) -> String? {
+    static func readSmallFile(_ path: String) -> String? {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }

@@ -187,6 +187,38 @@ struct PrePackedProduct {
         }
     }
 
+    /// A's rows are read in place only where a tile's rows stay in the level-1 data cache: no set
+    /// receives more of one depth step's lines than it has ways. Rows 4 KB apart all fall into one
+    /// set (12 rows on AVX-512: too many for 8 ways, not for 12); 2 KB apart into two; rows one
+    /// line apart, or at a pitch that is not a multiple of a line, spread; rows that share a line
+    /// (a one-channel convolution's patches) count once. A row-major matrix keeps
+    /// its rows for B whatever the rule says of A, and products at such pitches match the reference
+    /// on this machine, whichever way it reads A (`aReadInPlaceOrPacked`: the two give the same bits).
+    @Test func aInPlaceRuleFollowsTheLevel1Cache() throws {
+        let mr = Blocking.mr
+        #expect(Blocking.keepsRowsInL1(pitch: 1024, cache: (sets: 64, ways: 8)) == (mr <= 8))
+        #expect(Blocking.keepsRowsInL1(pitch: 1024, cache: (sets: 64, ways: 12)))
+        #expect(Blocking.keepsRowsInL1(pitch: 2048, cache: (sets: 64, ways: 8)) == (mr <= 8))
+        #expect(Blocking.keepsRowsInL1(pitch: 512, cache: (sets: 64, ways: 8)))
+        #expect(Blocking.keepsRowsInL1(pitch: 512, cache: (sets: 64, ways: 2)) == (mr <= 4))
+        #expect(Blocking.keepsRowsInL1(pitch: 1024, cache: (sets: 64, ways: 4)) == (mr <= 4))
+        for pitch in [1, 3, 16, 300, 768, 1000, 1536, 1040] {
+            #expect(Blocking.keepsRowsInL1(pitch: pitch, cache: (sets: 64, ways: 8)), "pitch \(pitch)")
+        }
+
+        let a = [Float](repeating: 1, count: 1024)
+        a.withUnsafeBufferPointer { a in
+            let apart = StridedMatrix(base: a.baseAddress!, leadingDimension: 1024, transposed: false)
+            #expect(apart.rowMajorRows?.pitch == 1024)
+            #expect((apart.rowsInPlace != nil) == Blocking.keepsRowsInL1(pitch: 1024))
+        }
+        for (m, n, k, lda) in [(2 * mr + 5, 40, 100, 1024), (3 * mr, Blocking.inPlaceColumns + 7, 2 * Blocking.deepKC + 1, 2048)] {
+            let failure = try checkGEMM(m: m, n: n, k: k, padA: lda - k, padC: 2, bias: true, activation: .relu,
+                                        lanes: .fixed(2), seed: UInt64(m + n))
+            #expect(failure == nil, "\(failure ?? "")")
+        }
+    }
+
     /// A small row-major B, or any against few rows of A, is read in place (its full micropanels; a
     /// last one short of NR columns is packed): the result matches the reference, with B's rows padded, every epilogue and lane
     /// counts, and has the same bits as the packed path given the same B stored transposed.

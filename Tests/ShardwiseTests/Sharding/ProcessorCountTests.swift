@@ -55,32 +55,6 @@ import Darwin
         #expect(ProcessorCount.cgroupQuotaCount(membership: "", root: root + "/absent") == nil)
     }
 
-    /// Writes `text` to `path`, making its folders.
-    private func write(_ text: String, to path: String) {
-        var folder = ""
-        for part in path.split(separator: "/").dropLast() {
-            folder += "/" + part
-            mkdir(folder, 0o755)
-        }
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        defer { close(descriptor) }
-        _ = Array(text.utf8).withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-    }
-
-    /// Removes the folder tree at `path` (files and folders only).
-    private func removeTree(_ path: String) {
-        if let directory = opendir(path) {
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name == "." || name == ".." { continue }
-                removeTree(path + "/" + name)
-            }
-            closedir(directory)
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
     #endif
 
     /// The usable count is at least one and never above the online processors, and `automatic`
@@ -95,3 +69,58 @@ import Darwin
         #endif
     }
 }
+
+#if os(Linux)
+/// Writes `text` to `path`, making its folders.
+fileprivate func write(_ text: String, to path: String) {
+    var folder = ""
+    for part in path.split(separator: "/").dropLast() {
+        folder += "/" + part
+        mkdir(folder, 0o755)
+    }
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    defer { close(descriptor) }
+    _ = Array(text.utf8).withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+}
+
+/// Removes the folder tree at `path` (files and folders only).
+fileprivate func removeTree(_ path: String) {
+    if let directory = opendir(path) {
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            removeTree(path + "/" + name)
+        }
+        closedir(directory)
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}
+
+/// The level-1 data cache's geometry as Linux describes it (DataCache.swift).
+@Suite struct DataCacheTests {
+    /// Found among the cache directories by level and type, whatever its index; nil where the
+    /// directory is missing or the data cache is described in part.
+    @Test func level1DataCacheIsFoundByLevelAndType() throws {
+        var template = Array("/tmp/shardwise-cache-XXXXXX".utf8CString)
+        let root = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+            .map { String(cString: $0) })
+        defer { removeTree(root) }
+        for (index, level, type) in [(0, "1", "Instruction"), (1, "1", "Data"), (2, "2", "Unified")] {
+            write(level + "\n", to: root + "/full/index\(index)/level")
+            write(type + "\n", to: root + "/full/index\(index)/type")
+            write("\(index + 1)\n", to: root + "/full/index\(index)/ways_of_associativity")
+            write("64\n", to: root + "/full/index\(index)/number_of_sets")
+        }
+        let found = DataCache.level1(describedUnder: root + "/full")
+        #expect(found?.sets == 64 && found?.ways == 2)
+        write("1\n", to: root + "/partial/index0/level")
+        write("Data\n", to: root + "/partial/index0/type")
+        write("64\n", to: root + "/partial/index0/number_of_sets")
+        #expect(DataCache.level1(describedUnder: root + "/partial") == nil)
+        #expect(DataCache.level1(describedUnder: root + "/absent") == nil)
+        #expect(DataCache.level1.sets > 0 && DataCache.level1.ways > 0)
+    }
+}
+#endif
