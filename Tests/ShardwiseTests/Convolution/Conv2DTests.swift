@@ -224,6 +224,26 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
         }
     }
 
+    /// A band's tile reads one line from each of its rows (pixels `stride · Cin` floats apart) at
+    /// every depth step: where those would overfill a set of this machine's L1 (rows 4 KB apart, on
+    /// 8 ways), the layer packs its patches instead (`Blocking.keepsRowsInL1`), and either way
+    /// matches the reference: 1024 channels at stride 1, 512 at a width stride of 2, and 1008
+    /// channels (rows one line short of 4 KB apart, which spread over the sets) for contrast.
+    @Test func bandsGiveWayWhereTileRowsWouldOverfillAnL1Set() throws {
+        let nr = Blocking.nr
+        for (index, (channels, stride, pitch)) in [(1024, 1, 1024), (512, 2, 1024), (1008, 1, 1008)].enumerated() {
+            var c = ConvCase()
+            c.batch = 1; c.height = 5; c.width = 6; c.inputChannels = channels; c.outputChannels = nr + 3
+            c.kernel = Size2D(3); c.strides = Size2D(height: 1, width: stride); c.activation = .relu
+            var rng = SeededGenerator(seed: 7)
+            let layer = try Conv2D(try c.descriptor(&rng))
+            #expect(try layer.readsPatchesFromBands(forInput: [c.batch, c.height, c.width, c.inputChannels])
+                    == Blocking.keepsRowsInL1(pitch: pitch), "\(c)")
+            #expect(try checkConv(c, seed: UInt64(90 + index), lanes: [.serial, .fixed(2)]) == nil)
+        }
+        #expect(Blocking.keepsRowsInL1(pitch: 1008, cache: (sets: 64, ways: 8)))
+    }
+
     /// A layer wider than a band serves (sixteen filter panels) packs its patches on one lane, but
     /// a 2-lane output-channel split leaves each lane eight panels, so there the lanes read bands:
     /// the same bits as packing, over one depth block, over two (3·3·140 = 1260, cut inside
