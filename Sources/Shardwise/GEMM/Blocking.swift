@@ -208,6 +208,8 @@ package enum Blocking {
     package enum Tile {
         /// 12 rows × 1 vector: the AVX-512 tile for a panel with at most 16 wanted columns.
         case twelveByOneVector
+        /// 2 rows × 2 vectors: AVX-512's tile for 1 or 2 wanted rows (a matrix-vector product).
+        case twoByTwoVectors
         /// 4 rows × 2 vectors: the tile for at most 4 wanted rows (an M tail).
         case fourByTwoVectors
         /// 6 rows × 2 vectors: the tile of 16-register ISAs, and AVX-512's for 5 or 6 wanted rows.
@@ -226,12 +228,15 @@ package enum Blocking {
     /// computes its rows and columns with the same multiply-adds in the same order, for less work
     /// (1×14×14×256 3×3, 196 rows, computed 16.5 tiles instead of 17 with the 6-row tile; a
     /// row-major A's short last tile, read in place, 64³ 182–189 → 196–199 GFLOP/s). A tile of R
-    /// rows costs max(R, 4) cycles a step (see TwoVectorTiles.swift). Other targets have the 6-row
-    /// tile and the 4-row one.
+    /// rows costs max(R, 4) cycles a step where two 512-bit FMAs issue a cycle (see
+    /// TwoVectorTiles.swift), and R where one does (Zen 4): there the 2-row tile takes 1 or 2 wanted
+    /// rows, in 4 cycles where the 4-row tile took 8. Other targets have the 6-row tile and the 4-row
+    /// one.
     @inline(__always)
     package static func tile(rows: Int, columns: Int) -> Tile {
         #if SHARDWISE_AVX512
         if columns <= Vector.scalarCount { return .twelveByOneVector }
+        if rows <= 2 { return .twoByTwoVectors }
         #endif
         if rows <= 4 { return .fourByTwoVectors }
         if rows <= 6 || mr == 6 { return .sixByTwoVectors }
@@ -246,6 +251,7 @@ package enum Blocking {
                                     tile: UnsafeMutablePointer<Float>, rows: Int = mr, columns: Int = nr) {
         switch Blocking.tile(rows: rows, columns: columns) {
         case .twelveByOneVector: Shardwise.microkernel(Tile12x1V.self, depth: depth, a: a, b: b, tile: tile)
+        case .twoByTwoVectors: Shardwise.microkernel(Tile2x2V.self, depth: depth, a: a, b: b, tile: tile)
         case .fourByTwoVectors: Shardwise.microkernel(Tile4x2V.self, depth: depth, a: a, b: b, tile: tile)
         case .sixByTwoVectors: Shardwise.microkernel(Tile6x2V.self, depth: depth, a: a, b: b, tile: tile)
         case .eightByTwoVectors: Shardwise.microkernel(Tile8x2V.self, depth: depth, a: a, b: b, tile: tile)
@@ -264,6 +270,8 @@ package enum Blocking {
         switch Blocking.tile(rows: wantedRows, columns: columns) {
         case .twelveByOneVector:
             Shardwise.microkernel(Tile12x1V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+        case .twoByTwoVectors:
+            Shardwise.microkernel(Tile2x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
         case .fourByTwoVectors:
             Shardwise.microkernel(Tile4x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
         case .sixByTwoVectors:
@@ -283,7 +291,7 @@ package enum Blocking {
                                 bT: UnsafePointer<Float>, bStride: Int, count: Int, tile: UnsafeMutablePointer<Float>,
                                 wantedRows: Int) {
         switch Blocking.tile(rows: wantedRows, columns: nr) {
-        case .fourByTwoVectors:
+        case .fourByTwoVectors, .twoByTwoVectors:
             Shardwise.dotTail(Tile4x2V.self, depth: depth, rows: rows, offset: offset, bT: bT, bStride: bStride,
                               count: count, tile: tile)
         case .sixByTwoVectors:
@@ -305,7 +313,8 @@ package enum Blocking {
     package static func microkernel(a: UnsafePointer<Float>, runs: UnsafeBufferPointer<BRowRun>, bPitch: Int,
                                     tile: UnsafeMutablePointer<Float>, rows: Int) {
         switch Blocking.tile(rows: rows, columns: nr) {
-        case .fourByTwoVectors: Shardwise.microkernel(Tile4x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
+        case .fourByTwoVectors, .twoByTwoVectors:
+            Shardwise.microkernel(Tile4x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
         case .sixByTwoVectors: Shardwise.microkernel(Tile6x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
         case .eightByTwoVectors: Shardwise.microkernel(Tile8x2V.self, a: a, runs: runs, bPitch: bPitch, tile: tile)
         case .twelveByTwoVectors, .twelveByOneVector:

@@ -64,6 +64,10 @@ import ShardwiseTestSupport
         check(rows: 8) { Shardwise.microkernel(Tile8x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
     }
 
+    @Test func microkernel2x2V() {
+        check(rows: 2) { Shardwise.microkernel(Tile2x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
+    }
+
     @Test func microkernel4x2V() {
         check(rows: 4) { Shardwise.microkernel(Tile4x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
     }
@@ -122,7 +126,7 @@ import ShardwiseTestSupport
     @Test func tileChoice() {
         for rows in 1...Blocking.mr {
             let tile = Blocking.tile(rows: rows, columns: Blocking.nr)
-            let expected: Blocking.Tile = rows <= 4 ? .fourByTwoVectors
+            let expected: Blocking.Tile = rows <= 2 && Blocking.mr == 12 ? .twoByTwoVectors : rows <= 4 ? .fourByTwoVectors
                 : rows <= 6 ? .sixByTwoVectors : rows <= 8 ? .eightByTwoVectors : .twelveByTwoVectors
             #expect(tile == expected, "\(rows) rows")
         }

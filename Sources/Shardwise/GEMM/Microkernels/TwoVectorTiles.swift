@@ -22,7 +22,7 @@
 // input, in runs that leave out zero rows (the filter gradient's patches, see
 // PatchColumns.swift).
 //
-// Why three heights. The 12-row tile is AVX-512's: 24 accumulators, two B vectors
+// Why these heights. The 12-row tile is AVX-512's: 24 accumulators, two B vectors
 // and a broadcast, 27 of 32 registers. The 6-row tile is the full tile of
 // 16-register ISAs (AVX2, SSE, NEON), and AVX-512's for an M tail of 5 or 6 rows.
 // The 4-row tile takes a tail of 1 to 4 rows: its 8 accumulators are just enough
@@ -30,7 +30,11 @@
 // 6-row tile costs 6, whatever few rows are wanted. On AVX-512 an 8-row tile takes
 // a tail of 7 or 8 rows (32, 128 or 392 rows end in 8) for 8 cycles a step instead
 // of 12, and a tail of 1 or 2 rows borrows 4 from the full tile before it
-// (`RowTiles`): 49 rows, a 7 × 7 image, end in 8 + 5 rather than 12 + 1.
+// (`RowTiles`): 49 rows, a 7 × 7 image, end in 8 + 5 rather than 12 + 1. Where a
+// block has only 1 or 2 rows (a matrix-vector product), AVX-512 runs the 2-row
+// tile: Zen 4 issues one 512-bit FMA a cycle, so the 4-row tile's 8 multiply-adds
+// take 8 cycles a step there, and the 2-row tile's 4 take 4 (their latency); where
+// two issue a cycle, both take 4.
 //
 // Each tile is a column of `RowPair`s, each pair two rows' accumulators as named
 // fields, joined two tiles at a time (`Joined`: 4 = 2 + 2, 6 = 4 + 2, 8 = 4 + 4,
@@ -159,6 +163,9 @@ package struct Joined<Upper: RowPairTile, Lower: RowPairTile>: RowPairTile {
         lower.forEachPair { pair, first in body(&pair, first + Upper.rows) }
     }
 }
+
+/// The 4 accumulators of a 2 × 2-vector tile: AVX-512's for 1 or 2 wanted rows.
+package typealias Tile2x2V = RowPair
 
 /// The 8 accumulators of a 4 × 2-vector tile: an M tail of at most 4 rows.
 package typealias Tile4x2V = Joined<RowPair, RowPair>
