@@ -80,12 +80,14 @@ package enum Blocking {
         columns <= inPlaceColumns
     }
     /// Whether a tile's MR rows of A, `pitch` floats apart, stay in a level-1 data cache of `cache`'s
-    /// sets and ways when read in place: no set receives more of the lines one depth step reads (one
-    /// per row, or fewer where rows share a line) than it has ways (see DataCache.swift). Where they would not, A is packed: the packed
-    /// block's pitch, `aPitch`, spreads its rows over the sets. Measured on Zen 4 (64 sets of 8
-    /// ways), 1 lane, three interleaved runs, in place → packed (GFLOP/s): 1024³ 99.1 → 108.0, 2048³
-    /// 98.4 → 104.4, 1024×1024×2048 98.3 → 104.4, 4096×64×1024 96.6 → 95.6; a pitch of 768 or 1536
-    /// floats (two sets) stays in place.
+    /// sets and ways when read in place: no set receives more of the lines one depth step reads
+    /// (one per row, or fewer where rows share a line) than it has ways (see DataCache.swift). Where
+    /// they would not, A is packed: the packed block's pitch, `aPitch`, spreads its rows over the
+    /// sets. Measured on Zen 4 (64 sets of 8 ways), 1 lane, three interleaved runs, in place →
+    /// packed (GFLOP/s): 1024³ 99.1 → 108.0, 2048³ 98.4 → 104.4, 1024×1024×2048 98.3 → 104.4,
+    /// 4096×64×1024 96.6 → 95.6; a pitch of 768 or 1536 floats (two sets) stays in place. (The
+    /// in-place measurements of `readsAInPlace` above were made on Zen 5, whose 12 ways hold the
+    /// twelve rows.)
     package static func keepsRowsInL1(pitch: Int, cache: (sets: Int, ways: Int) = DataCache.level1) -> Bool {
         let lineFloats = lineBytes / MemoryLayout<Float>.stride
         // Lines fewer than `sets` apart fall into distinct sets (the common case, decided at once).
