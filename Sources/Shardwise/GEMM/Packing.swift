@@ -38,11 +38,15 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
     package let base: UnsafePointer<Float>
     package let rowStride: Int
     package let columnStride: Int
+    /// As A, its rows where it is row-major and a tile of them stays in the level-1 data cache
+    /// (`Blocking.keepsRowsInL1`): decided once, here, rather than on each of the driver's blocks.
+    package let rowsInPlace: (base: UnsafePointer<Float>, pitch: Int)?
 
     package init(base: UnsafePointer<Float>, rowStride: Int, columnStride: Int) {
         self.base = base
         self.rowStride = rowStride
         self.columnStride = columnStride
+        rowsInPlace = columnStride == 1 && Blocking.keepsRowsInL1(pitch: rowStride) ? (base, rowStride) : nil
     }
 
     /// `op(X)` of a row-major X with leading dimension `leadingDimension`: X itself, or its
@@ -54,12 +58,6 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
     /// A row-major matrix's rows, at its leading dimension; nil for a transposed one.
     package var rowMajorRows: (base: UnsafePointer<Float>, pitch: Int)? {
         columnStride == 1 ? (base, rowStride) : nil
-    }
-
-    /// As A, its rows where it is row-major and a tile of them stays in the level-1 data cache
-    /// (`Blocking.keepsRowsInL1`).
-    package var rowsInPlace: (base: UnsafePointer<Float>, pitch: Int)? {
-        rowMajorRows.flatMap { Blocking.keepsRowsInL1(pitch: $0.pitch) ? $0 : nil }
     }
 
     package func packMicropanel(row0: Int, rows: Int, k0: Int, depth: Int, into panel: UnsafeMutablePointer<Float>) {
