@@ -300,11 +300,9 @@ public final class PackedMatrix: @unchecked Sendable {
 
 // MARK: - Short copies into panels
 
-/// Copies `count` floats from `source` (readable up to `readableEnd`) into a panel row. A run no
-/// longer than two vectors is copied as whole vectors (a load and a store each, no call to
-/// memmove), which may write up to a vector past `count`: the packers place that on positions
-/// they write next, in an A row's pitch skew (`aPitch - KC` = 16 floats, at least one vector)
-/// or in the slack after a B block, never in another row.
+/// Copies `count` floats from `source` (readable up to `readableEnd`) into a panel row, as whole
+/// vectors (a load and a store each, no call to memmove) wherever `vectorCopyFits`, else with
+/// memmove. See `copyVectors`.
 @inline(__always)
 package func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int,
                         readableEnd: UnsafePointer<Float>) {
@@ -315,22 +313,31 @@ package func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMuta
     }
 }
 
-/// Whether `count` floats from `source` may be copied as whole vectors: at most two, all of them
-/// before `readableEnd`.
+/// Whether `count` floats from `source` may be copied as whole vectors: a run of at least one
+/// vector always (it reads nothing past `count`), a shorter one where a whole vector from
+/// `source` lies before `readableEnd`.
 @inline(__always)
 package func vectorCopyFits(from source: UnsafePointer<Float>, count: Int, readableEnd: UnsafePointer<Float>) -> Bool {
-    let width = Vector.scalarCount
-    return count <= 2 * width && source + (count > width ? 2 : 1) * width <= readableEnd
+    count >= Vector.scalarCount || source + Vector.scalarCount <= readableEnd
 }
 
-/// The whole-vector copy of `copyFloats`, where `vectorCopyFits` holds.
+/// The whole-vector copy of `copyFloats`, where `vectorCopyFits` holds. A run of at least one
+/// vector is copied exactly: whole vectors, the last one ending at `count` (overlapping the one
+/// before it; up to two vectors, two stores and no loop). A shorter run is one whole vector, which may write up to a vector past `count`:
+/// the packers place that on positions they write next, in an A row's pitch skew (`aPitch - KC`
+/// = 16 floats, at least one vector) or in the slack after a B block, never in another row.
+/// (Runs of more than two vectors had gone to memmove: 64-channel groups of 1×7×7×2048 3×3 in
+/// 32 groups spent 7 % of their time in it, a call per 256 bytes.)
 @inline(__always)
 package func copyVectors(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
-    let width = Vector.scalarCount
+    let bytes = Vector.scalarCount * MemoryLayout<Float>.stride
     let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
+    let last = Swift.max(0, count * MemoryLayout<Float>.stride - bytes)
     to.storeBytes(of: from.loadUnaligned(as: Vector.self), as: Vector.self)
-    if count > width {
-        to.storeBytes(of: from.loadUnaligned(fromByteOffset: width * 4, as: Vector.self), toByteOffset: width * 4,
-                      as: Vector.self)
+    var offset = bytes
+    while offset < last {
+        to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: Vector.self), toByteOffset: offset, as: Vector.self)
+        offset += bytes
     }
+    to.storeBytes(of: from.loadUnaligned(fromByteOffset: last, as: Vector.self), toByteOffset: last, as: Vector.self)
 }
