@@ -185,11 +185,13 @@ struct PaddedBand: Sendable {
     /// MR rows of a depth block, where the layer's output channels end in such a tail.
     let stagingFloats: Int
 
-    /// Computes output pixels `pixels` (flattened n, oh, ow), channels `columns` of every group,
-    /// one band at a time. `output` points at channel 0 of pixel 0, with `ldc` floats per pixel;
-    /// `filters` holds each group's packed filter; `epilogue`'s bias is indexed by absolute channel.
-    func run(pixels: Range<Int>, columns: Range<Int>, input: UnsafePointer<Float>, filters: [PackedMatrix],
+    /// Computes `shard`'s output pixels (its rows: flattened n, oh, ow) and output channels (its
+    /// columns, which may span groups: see `ShardPlan.groupedRanges`), one band at a time.
+    /// `output` points at channel 0 of pixel 0, with `ldc` floats per pixel; `filters` holds each
+    /// group's packed filter; `epilogue`'s bias is indexed by absolute channel.
+    func run(shard: LaneShard, input: UnsafePointer<Float>, filters: [PackedMatrix],
              output: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue, workspace: UnsafeMutablePointer<Float>) {
+        let pixels = shard.rows, pieces = shard.groupPieces(groupColumns: groupColumns)
         let h = geometry.height, w = geometry.width
         let mr = Blocking.mr, nr = Blocking.nr
         let plane = h.output * w.output
@@ -212,7 +214,8 @@ struct PaddedBand: Sendable {
                 // BLIS's order: a KC block of the filter stays in cache for all of the band's pixels,
                 // and each filter panel in L1 for all the tiles of an MC-pixel block. Each group reads
                 // its own channels of the same band, and writes its own columns.
-                for (group, filter) in filters.enumerated() {
+                for (group, columns) in pieces {
+                    let filter = filters[group]
                     let dotTail = DotTailColumns(of: filter, within: columns)
                     let groupOutput = output + group * groupColumns
                     for (index, k0) in stride(from: 0, to: depth, by: blockDepth).enumerated() {

@@ -145,7 +145,7 @@ public enum GEMM {
     /// 0.6–1.1× of one; a layer's Bᵀ, packed once, is not charged.
     static func skinnyPlan(m: Int, n: Int, k: Int, lanes: Lanes,
                            transposedPerCall: Bool) throws(ShardwiseError) -> ShardPlan {
-        try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false, aPackingCost: { _ in 0 },
+        try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false, aPackingCost: { _, _ in 0 },
                          allowsColumnSplit: false, rowUnit: SkinnyGEMM.blockRows,
                          handoffFloats: transposedPerCall ? n * k : 0)
     }

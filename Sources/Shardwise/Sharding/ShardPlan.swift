@@ -59,6 +59,16 @@ public struct LaneShard: Sendable, Hashable {
     public let rows: Range<Int>
     /// Output columns this lane computes.
     public let columns: Range<Int>
+
+    /// The shard's columns within each group of `groupColumns` columns that they overlap, relative
+    /// to the group's first column (a grouped convolution's plan: see `ShardPlan.groupedRanges`).
+    package func groupPieces(groupColumns: Int) -> [(group: Int, columns: Range<Int>)] {
+        let first = columns.lowerBound / groupColumns, last = (columns.upperBound - 1) / groupColumns
+        return (first...last).map { group in
+            let start = group * groupColumns
+            return (group, (Swift.max(columns.lowerBound, start) - start)..<(Swift.min(columns.upperBound, start + groupColumns) - start))
+        }
+    }
 }
 
 /// A division of a `rows × columns` output among lanes.
@@ -122,7 +132,7 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     /// square factorization of `lanes`), in whole units of MR rows or NR columns, as evenly as
     /// whole units allow. Fewer lanes are used when there are fewer units than lanes.
     package static func split(rows: Int, columns: Int, lanes: Int, strategy: ShardStrategy,
-                              estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr) -> ShardPlan {
+                              estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr, groups: Int = 1) -> ShardPlan {
         let (rowParts, columnParts): (Int, Int)
         switch strategy {
         case .serial: (rowParts, columnParts) = (1, 1)
@@ -134,18 +144,19 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
             (rowParts, columnParts) = (parts, lanes / parts)
         }
         return grid(rows: rows, columns: columns, rowParts: rowParts, columnParts: columnParts, estimates: estimates,
-                    rowUnit: rowUnit)
+                    rowUnit: rowUnit, groups: groups)
     }
 
     /// Splits `rows × columns` into a `rowParts × columnParts` grid of blocks (row-major lane
-    /// order), cut at whole `rowUnit`s of rows (MR unless a kernel says otherwise) and NR columns;
-    /// fewer parts where there are fewer units. A split of the rows alone is cut by `guidedRanges`.
-    /// One lane per block, or `laneCount` lanes that claim the blocks in order.
+    /// order), cut at whole `rowUnit`s of rows (MR unless a kernel says otherwise) and NR columns
+    /// (of `groups` groups: see `groupedRanges`); fewer parts where there are fewer units. A split
+    /// of the rows alone is cut by `guidedRanges`. One lane per block, or `laneCount` lanes that
+    /// claim the blocks in order.
     package static func grid(rows: Int, columns: Int, rowParts: Int, columnParts: Int,
                              estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr,
-                             laneCount: Int? = nil) -> ShardPlan {
+                             laneCount: Int? = nil, groups: Int = 1) -> ShardPlan {
         let evenRows = evenRanges(extent: rows, unit: rowUnit, parts: rowParts)
-        let columnRanges = evenRanges(extent: columns, unit: Blocking.nr, parts: columnParts)
+        let columnRanges = groupedRanges(columns: columns, groups: groups, parts: columnParts)
         let guided = columnRanges.count == 1 && evenRows.count > 1
         let rowRanges = guided ? guidedRanges(extent: rows, unit: rowUnit, lanes: evenRows.count) : evenRows
         let shards = rowRanges.flatMap { r in columnRanges.map { LaneShard(rows: r, columns: $0) } }
@@ -183,6 +194,22 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
         let parts = Swift.max(1, Swift.min(parts, units))
         let sizes = (0..<parts).map { units / parts + ($0 < units % parts ? 1 : 0) }
         return consecutiveRanges(units: sizes, unit: unit, extent: extent)
+    }
+
+    /// `columns` of `groups` equal groups (a grouped convolution's output channels, each group its
+    /// own product) cut into at most `parts` ranges that never cut a group's NR-column panels: whole
+    /// groups where `parts ≤ groups`, as evenly as whole groups allow, else each group into
+    /// `parts / groups` ranges (rounded down) at multiples of NR from the group's start (fewer
+    /// where the group has fewer panels). With one group: `evenRanges` at NR.
+    package static func groupedRanges(columns: Int, groups: Int, parts: Int) -> [Range<Int>] {
+        let width = columns / groups
+        if parts <= groups {
+            return evenRanges(extent: groups, unit: 1, parts: parts).map { ($0.lowerBound * width)..<($0.upperBound * width) }
+        }
+        let inGroup = evenRanges(extent: width, unit: Blocking.nr, parts: parts / groups)
+        return (0..<groups).flatMap { group in
+            inGroup.map { (group * width + $0.lowerBound)..<(group * width + $0.upperBound) }
+        }
     }
 
     /// Consecutive ranges from 0 of `units[i] · unit` each, the last cut at `extent`.
@@ -293,9 +320,11 @@ package enum Planner {
     /// - Parameters:
     ///   - packsB: whether each lane packs B itself (false when B is pre-packed weights).
     ///   - aPackingCost: relative cost of packing one element of A (im2col costs more than a copy),
-    ///     for a lane that owns the given number of columns (a convolution reads narrow column
-    ///     shards' patches from bands, for a fraction of im2col's cost, except a height-strided
-    ///     layer's with long kernel rows, which it prices as packing).
+    ///     for a lane that owns the given number of columns of a group and spans the given number of
+    ///     groups (a convolution reads narrow column shards' patches from bands, for a fraction of
+    ///     im2col's cost, except a height-strided layer's with long kernel rows, which it prices as
+    ///     packing); it says what the lane's rows cost over one group's depth, so the default packs
+    ///     A once per group the lane spans.
     ///   - allowsColumnSplit: false for kernels that can only split rows.
     ///   - kernelSpeed: the kernel's speed relative to the GEMM microkernel's (a memory-bound
     ///     depthwise kernel runs at about a tenth of it).
@@ -306,27 +335,35 @@ package enum Planner {
     ///     more than one lane.
     ///   - dynamicGrid: whether a plan of several column parts on `dynamicGridLanes` lanes or more
     ///     cuts each row part into `dynamicGridCut` shards, which its lanes claim in order (see below).
+    ///   - groups: the columns are this many equal groups, each its own product of depth `depth`
+    ///     against its own A (a grouped convolution's): a column split gives lanes whole groups, or
+    ///     each group's columns cut at NR (`ShardPlan.groupedRanges`).
     /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
-                             aPackingCost: (_ laneColumns: Int) -> Double = { _ in 1 }, allowsColumnSplit: Bool = true,
+                             aPackingCost: (_ laneColumns: Int, _ laneGroups: Int) -> Double = { Double($1) }, allowsColumnSplit: Bool = true,
                              kernelSpeed: Double = 1, rowUnit: Int = Blocking.mr,
-                             handoffFloats: Int = 0, dynamicGrid: Bool = false) throws(ShardwiseError) -> ShardPlan {
+                             handoffFloats: Int = 0, dynamicGrid: Bool = false,
+                             groups: Int = 1) throws(ShardwiseError) -> ShardPlan {
         let maximum = try lanes.maximum()
         let rowUnits = (rows + rowUnit - 1) / rowUnit
-        let columnUnits = (columns + Blocking.nr - 1) / Blocking.nr
+        let groupColumns = columns / groups
         let laneCounts = lanes.isAutomatic ? Array(1...maximum) : [maximum]
         var estimates: [PlanEstimate] = []
         for count in laneCounts {
             for rowParts in 1...count where count % rowParts == 0 {
                 let columnParts = count / rowParts
-                if rowParts > rowUnits || columnParts > columnUnits || (columnParts > 1 && !allowsColumnSplit) { continue }
+                if rowParts > rowUnits || (columnParts > 1 && !allowsColumnSplit) { continue }
+                let columnRanges = ShardPlan.groupedRanges(columns: columns, groups: groups, parts: columnParts)
+                if columnRanges.count < columnParts { continue }
                 let strategy: ShardStrategy = count == 1 ? .serial
                     : columnParts == 1 ? .rows : rowParts == 1 ? .outputChannels : .grid
-                // The busiest lane's block, in whole tiles.
+                // The busiest lane's block, in whole tiles, and the groups it spans.
                 let myRows = Double(Swift.min(rows, (rowUnits + rowParts - 1) / rowParts * rowUnit))
-                let myColumns = Swift.min(columns, (columnUnits + columnParts - 1) / columnParts * Blocking.nr)
+                let myColumns = columnRanges.map(\.count).max() ?? columns
+                let myGroups = (myColumns + groupColumns - 1) / groupColumns
                 let flops = 2 * myRows * Double(myColumns) * Double(depth)
-                let packed = myRows * Double(depth) * aPackingCost(myColumns) + (packsB ? Double(depth) * Double(myColumns) : 0)
+                let packed = myRows * Double(depth) * aPackingCost(Swift.min(myColumns, groupColumns), myGroups)
+                    + (packsB ? Double(depth) * Double(myColumns) : 0)
                 let handoff = count > 1 ? lanes.executor.startLatencySeconds + Double(handoffFloats) / handoffPerSecond : 0
                 let seconds = flops / (flopsPerSecond * kernelSpeed) + packed / packedPerSecond + handoff
                 estimates.append(PlanEstimate(strategy: strategy, lanes: count, rowParts: rowParts,
@@ -336,13 +373,15 @@ package enum Planner {
         }
         guard let best = estimates.min(by: { $0.seconds < $1.seconds }) else {
             // Fewer tiles than the fixed lane count along both axes: split the longer one.
+            let columnUnits = groups * ((groupColumns + Blocking.nr - 1) / Blocking.nr)
             let strategy: ShardStrategy = rowUnits >= columnUnits || !allowsColumnSplit ? .rows : .outputChannels
-            return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy, rowUnit: rowUnit)
+            return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy, rowUnit: rowUnit,
+                          groups: groups)
         }
         let cut = dynamicGrid && best.columnParts > 1 && best.lanes >= dynamicGridLanes
             && rows >= best.rowParts * dynamicGridCut * dynamicGridMinimumRows ? dynamicGridCut : 1
         return .grid(rows: rows, columns: columns, rowParts: best.rowParts * cut, columnParts: best.columnParts,
-                     estimates: estimates, rowUnit: rowUnit, laneCount: best.lanes)
+                     estimates: estimates, rowUnit: rowUnit, laneCount: best.lanes, groups: groups)
     }
 
     /// The fewest lanes of a plan of several column parts whose row parts `dynamicGrid` cuts finer.

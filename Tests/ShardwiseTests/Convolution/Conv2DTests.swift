@@ -254,8 +254,9 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
     /// it takes the dot-product tail, from packed patches on one lane, from a band's rows, staged,
     /// on two and three; the same bits, and the tail's channels come from the filter's `tail` (NaN
     /// there turns them, and only them, to NaN on either path). And grouped layers whose groups
-    /// end in the tail: one that packs on one lane and reads bands on two (each group sixteen
-    /// panels, over two depth blocks), and a small one that reads bands on every lane count.
+    /// end in the tail: one that packs on one lane and on two (a group each), and reads bands on
+    /// four (each group's sixteen panels split in two, over two depth blocks), and a small one that
+    /// reads bands on every lane count.
     @Test func outputChannelSplitsReadBandsWhereOneLanePacks() throws {
         for (index, (channels, dilations)) in [(9, Size2D(1)), (140, Size2D(1)), (131, Size2D(height: 1, width: 2))].enumerated() {
             var tail = ConvCase()
@@ -301,8 +302,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
         let wideLayer = try Conv2D(try wide.descriptor(&wideRNG)), wideShape = [1, 3, 3, wide.inputChannels]
         #expect(!DotTail.columns(of: 15 * Blocking.nr + 3, depth: 9 * 140).isEmpty)
         #expect(try !wideLayer.readsPatchesFromBands(forInput: wideShape, lanes: .serial))
-        #expect(try wideLayer.readsPatchesFromBands(forInput: wideShape, lanes: .fixed(2)))
-        #expect(try checkConv(wide, seed: 81, lanes: [.serial, .fixed(2), .fixed(3)]) == nil)
+        #expect(try wideLayer.readsPatchesFromBands(forInput: wideShape, lanes: .fixed(4)))
+        #expect(try checkConv(wide, seed: 81, lanes: [.serial, .fixed(2), .fixed(4)]) == nil)
         var grouped = ConvCase()
         grouped.batch = 2; grouped.height = 5; grouped.width = 6; grouped.inputChannels = 2 * 35
         grouped.outputChannels = 2 * (Blocking.nr + 3); grouped.groups = 2
@@ -335,6 +336,34 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
             #expect(try !layer.readsPatchesFromBands(forInput: shape, lanes: .serial), "\(c)")
             #expect(try layer.readsPatchesFromBands(forInput: shape, lanes: .fixed(2)), "\(c)")
             #expect(try checkConv(c, seed: UInt64(72 + index), lanes: [.serial, .fixed(2)]) == nil)
+        }
+    }
+
+    /// A grouped layer is planned over all its output channels: lanes take whole groups where
+    /// there are at least as many groups as lanes, else each group's panels are split among them.
+    /// Nine pixels (one tile) leave only the channels to split. Read from bands (4 groups of two
+    /// panels, the second partial) and packed (3 groups of three panels under a height stride
+    /// with 36-float kernel rows): the reference's result and the same bits on every lane count.
+    @Test func groupedLayersSplitWholeGroupsAmongLanes() throws {
+        var banded = ConvCase()
+        banded.height = 3; banded.width = 3; banded.inputChannels = 4 * 20; banded.outputChannels = 4 * (Blocking.nr + 5)
+        banded.groups = 4
+        var packed = ConvCase()
+        packed.height = 5; packed.width = 5; packed.inputChannels = 3 * 12; packed.outputChannels = 3 * 3 * Blocking.nr
+        packed.groups = 3; packed.strides = Size2D(2); packed.activation = .relu
+        for (index, (c, bands)) in [(banded, true), (packed, false)].enumerated() {
+            var rng = SeededGenerator(seed: 0)
+            let layer = try Conv2D(try c.descriptor(&rng))
+            let shape = [c.batch, c.height, c.width, c.inputChannels], width = c.outputChannels / c.groups
+            #expect(try layer.readsPatchesFromBands(forInput: shape, lanes: .serial) == bands, "\(c)")
+            for lanes in [2, 3, 8, 12] {
+                let plan = try layer.plan(forInput: shape, lanes: .fixed(lanes))
+                #expect(plan.strategy == .outputChannels, "\(c), \(lanes) lanes: \(plan.explain())")
+                let wholeGroups = plan.shards.allSatisfy { $0.columns.lowerBound % width == 0 && $0.columns.count % width == 0 }
+                #expect(wholeGroups == (lanes <= c.groups), "\(c), \(lanes) lanes: \(plan.shards)")
+                #expect(plan.owners(rows: 9, columns: c.outputChannels).allSatisfy { $0 == 1 })
+            }
+            #expect(try checkConv(c, seed: UInt64(90 + index), lanes: [.serial, .fixed(2), .fixed(3), .fixed(8), .fixed(12)]) == nil)
         }
     }
 

@@ -109,6 +109,38 @@ import ShardwiseTestSupport
         }
     }
 
+    /// A grouped output's column splits never cut a group's panels: whole groups where there are
+    /// no more parts than groups, else each group cut at NR from its own first column; they cover
+    /// the columns once, and a shard's pieces give back its columns group by group.
+    @Test func groupedSplitsKeepEachGroupsPanelsWhole() {
+        for groups in [1, 2, 3, 5, 32] {
+            for width in [1, 24, Blocking.nr, 2 * Blocking.nr, 3 * Blocking.nr + 5] {
+                let columns = groups * width, panels = (width + Blocking.nr - 1) / Blocking.nr
+                for parts in 1...9 {
+                    let plan = ShardPlan.grid(rows: 1, columns: columns, rowParts: 1, columnParts: parts, groups: groups)
+                    let ranges = plan.shards.map(\.columns), label = "groups \(groups) width \(width) parts \(parts)"
+                    #expect(ranges == ShardPlan.groupedRanges(columns: columns, groups: groups, parts: parts))
+                    #expect(ranges.count == (parts <= groups ? parts : groups * Swift.min(parts / groups, panels)), "\(label)")
+                    #expect(plan.owners(rows: 1, columns: columns).allSatisfy { $0 == 1 }, "\(label)")
+                    for range in ranges {
+                        let wholeGroups = range.lowerBound % width == 0 && range.upperBound % width == 0
+                        let withinOne = range.lowerBound / width == (range.upperBound - 1) / width
+                            && range.lowerBound % width % Blocking.nr == 0
+                        #expect(wholeGroups || withinOne, "\(label): \(range)")
+                    }
+                    for shard in plan.shards {
+                        let pieces = shard.groupPieces(groupColumns: width)
+                        #expect(pieces.flatMap { piece in piece.columns.map { piece.group * width + $0 } } == Array(shard.columns))
+                        #expect(pieces.allSatisfy { !$0.columns.isEmpty && $0.columns.upperBound <= width })
+                    }
+                }
+            }
+        }
+        // 32 groups of 64 channels over 49 pixels: the planner gives each of 2 lanes 16 groups.
+        let plan = try? Planner.plan(rows: 49, columns: 2048, depth: 576, lanes: .fixed(2), packsB: false, groups: 32)
+        #expect(plan?.shards.map(\.columns) == [0..<1024, 1024..<2048], "\(plan?.explain() ?? "")")
+    }
+
     @Test func plannerExplainsItsChoice() throws {
         let plan = try Planner.plan(rows: 2048, columns: 2048, depth: 2048, lanes: .fixed(16), packsB: true)
         #expect(plan.laneCount == 16)
