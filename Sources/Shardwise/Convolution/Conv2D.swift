@@ -228,36 +228,30 @@ public final class Conv2D: Sendable {
             }
             return
         }
-        // One parallel region for all the groups: a lane computes each group its shard overlaps,
-        // as that group's own GEMM (its patches, its filter, its columns of the output).
-        nonisolated(unsafe) let (source, target) = (input.baseAddress!, output.baseAddress!)
-        nonisolated(unsafe) let inputEnd = source + s.inputCount
-        let filters = packedFilters, geometry = s.geometry
-        let (rows, columns) = plan.largestShard
+        // One parallel region for all the groups: a lane computes each group its shard spans, as
+        // that group's own GEMM (its patches, its filter, its columns of the output and the bias).
+        nonisolated(unsafe) let (source, inputEnd) = (input.baseAddress!, input.baseAddress! + s.inputCount)
+        let filters = packedFilters, geometry = s.geometry, groupColumns = d.outputChannelsPerGroup
         biasBase.withOptionalUnsafeBuffer { bias in
             nonisolated(unsafe) let bias = bias?.baseAddress
-            lanes.run(plan) { next in
-                GEMMWorkspace.withWorkspace(rows: rows, columns: columns, depth: s.depth, packsB: false,
-                                            readsAInPlace: s.patchesAreInput) { workspace in
-                    while let shard = next() {
-                        for (group, groupColumns) in shard.groupPieces(groupColumns: d.outputChannelsPerGroup) {
-                            let columnOffset = group * d.outputChannelsPerGroup
-                            func run<A: APanelSource>(_ a: A) {
-                                gemmRange(rows: shard.rows, columns: groupColumns, depth: s.depth, a: a,
-                                          b: .packed(filters[group]), c: target + columnOffset, ldc: d.outputChannels,
-                                          epilogue: Epilogue(bias: bias.map { $0 + columnOffset }, activation: d.activation),
-                                          workspace: workspace)
-                            }
-                            if s.patchesAreInput {
-                                run(StridedMatrix(base: source, rowStride: d.inputChannels, columnStride: 1))
-                            } else {
-                                run(Im2ColPanelSource(input: source, inputEnd: inputEnd, geometry: geometry,
-                                                      inputChannels: d.inputChannels,
-                                                      channelOffset: group * d.inputChannelsPerGroup,
-                                                      runLength: d.inputChannelsPerGroup))
-                            }
-                        }
-                    }
+            let epilogue = { @Sendable (group: Int) in
+                Epilogue(bias: bias.map { $0 + group * groupColumns }, activation: d.activation)
+            }
+            func run<A: APanelSource & Sendable>(_ a: @escaping @Sendable (_ group: Int) -> A) {
+                if d.groups == 1 {
+                    GEMM.run(plan: plan, depth: s.depth, a: a(0), b: .packed(filters[0]), c: output.baseAddress!,
+                             ldc: d.outputChannels, epilogue: epilogue(0), lanes: lanes)
+                } else {
+                    GEMM.run(plan: plan, depth: s.depth, groupColumns: groupColumns, a: a, b: { .packed(filters[$0]) },
+                             c: output.baseAddress!, ldc: d.outputChannels, epilogue: epilogue, lanes: lanes)
+                }
+            }
+            if s.patchesAreInput {
+                run { _ in StridedMatrix(base: source, rowStride: d.inputChannels, columnStride: 1) }
+            } else {
+                run { group in
+                    Im2ColPanelSource(input: source, inputEnd: inputEnd, geometry: geometry, inputChannels: d.inputChannels,
+                                      channelOffset: group * d.inputChannelsPerGroup, runLength: d.inputChannelsPerGroup)
                 }
             }
         }

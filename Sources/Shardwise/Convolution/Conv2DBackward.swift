@@ -46,22 +46,20 @@ extension Conv2D {
         let pixels = inputShape[0] * inputShape[1] * inputShape[2]
         let depth = d.kernel.height * d.kernel.width * d.outputChannelsPerGroup
         var gradient = try Tensor(shape: inputShape)
-        let plan = try Planner.plan(rows: pixels, columns: d.inputChannelsPerGroup, depth: depth, lanes: lanes,
-                                    packsB: false)
-        let swapped = try swappedChannelFilters()
+        // Planned over all the input channels, like the forward pass (see Conv2D.plan(for:lanes:)).
+        let plan = try Planner.plan(rows: pixels, columns: d.inputChannels, depth: depth, lanes: lanes,
+                                    packsB: false, groups: d.groups)
+        let swapped = try swappedChannelFilters(), geometry = s.geometry
         outputGradient.withUnsafeBufferPointer { dY in
             gradient.withUnsafeMutableBufferPointer { dX in
-                for group in 0..<d.groups {
-                    let a = OutputGradientPanelSource(outputGradient: dY.baseAddress!,
-                                                      outputGradientEnd: dY.baseAddress! + dY.count,
-                                                      geometry: s.geometry,
-                                                      outputChannels: d.outputChannels,
-                                                      channelOffset: group * d.outputChannelsPerGroup,
-                                                      runLength: d.outputChannelsPerGroup)
-                    GEMM.run(plan: plan, depth: depth, a: a, b: .packed(swapped[group]),
-                             c: dX.baseAddress! + group * d.inputChannelsPerGroup, ldc: d.inputChannels,
-                             epilogue: Epilogue(), lanes: lanes)
-                }
+                nonisolated(unsafe) let dY = dY
+                GEMM.run(plan: plan, depth: depth, groupColumns: d.inputChannelsPerGroup, a: { group in
+                    OutputGradientPanelSource(outputGradient: dY.baseAddress!, outputGradientEnd: dY.baseAddress! + dY.count,
+                                              geometry: geometry, outputChannels: d.outputChannels,
+                                              channelOffset: group * d.outputChannelsPerGroup,
+                                              runLength: d.outputChannelsPerGroup)
+                }, b: { .packed(swapped[$0]) }, c: dX.baseAddress!, ldc: d.inputChannels, epilogue: { _ in Epilogue() },
+                         lanes: lanes)
             }
         }
         return gradient

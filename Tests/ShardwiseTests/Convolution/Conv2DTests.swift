@@ -343,7 +343,8 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
     /// there are at least as many groups as lanes, else each group's panels are split among them.
     /// Nine pixels (one tile) leave only the channels to split. Read from bands (4 groups of two
     /// panels, the second partial) and packed (3 groups of three panels under a height stride
-    /// with 36-float kernel rows): the reference's result and the same bits on every lane count.
+    /// with 36-float kernel rows): the reference's result and the same bits on every lane count,
+    /// and so for the gradients.
     @Test func groupedLayersSplitWholeGroupsAmongLanes() throws {
         var banded = ConvCase()
         banded.height = 3; banded.width = 3; banded.inputChannels = 4 * 20; banded.outputChannels = 4 * (Blocking.nr + 5)
@@ -363,7 +364,10 @@ func checkConv(_ c: ConvCase, seed: UInt64, lanes: [Lanes] = [.serial], besideGu
                 #expect(wholeGroups == (lanes <= c.groups), "\(c), \(lanes) lanes: \(plan.shards)")
                 #expect(plan.owners(rows: 9, columns: c.outputChannels).allSatisfy { $0 == 1 })
             }
-            #expect(try checkConv(c, seed: UInt64(90 + index), lanes: [.serial, .fixed(2), .fixed(3), .fixed(8), .fixed(12)]) == nil)
+            let lanes: [Lanes] = [.serial, .fixed(2), .fixed(3), .fixed(8), .fixed(12)]
+            #expect(try checkConv(c, seed: UInt64(90 + index), lanes: lanes) == nil)
+            // The input gradient is planned the same way, over the input channels.
+            #expect(try checkConvGradients(c, seed: UInt64(92 + index), lanes: lanes) == nil)
         }
     }
 
