@@ -250,14 +250,21 @@ package enum Blocking {
     /// wanted.
     @inline(__always)
     package static func microkernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                    tile: UnsafeMutablePointer<Float>, rows: Int = mr, columns: Int = nr) {
+                                    tile: UnsafeMutablePointer<Float>, tilePitch: Int = nr, rows: Int = mr,
+                                    columns: Int = nr) {
         switch Blocking.tile(rows: rows, columns: columns) {
-        case .twelveByOneVector: Shardwise.microkernel(Tile12x1V.self, depth: depth, a: a, b: b, tile: tile)
-        case .twoByTwoVectors: Shardwise.microkernel(Tile2x2V.self, depth: depth, a: a, b: b, tile: tile)
-        case .fourByTwoVectors: Shardwise.microkernel(Tile4x2V.self, depth: depth, a: a, b: b, tile: tile)
-        case .sixByTwoVectors: Shardwise.microkernel(Tile6x2V.self, depth: depth, a: a, b: b, tile: tile)
-        case .eightByTwoVectors: Shardwise.microkernel(Tile8x2V.self, depth: depth, a: a, b: b, tile: tile)
-        case .twelveByTwoVectors: Shardwise.microkernel(Tile12x2V.self, depth: depth, a: a, b: b, tile: tile)
+        case .twelveByOneVector:
+            Shardwise.microkernel(Tile12x1V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
+        case .twoByTwoVectors:
+            Shardwise.microkernel(Tile2x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
+        case .fourByTwoVectors:
+            Shardwise.microkernel(Tile4x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
+        case .sixByTwoVectors:
+            Shardwise.microkernel(Tile6x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
+        case .eightByTwoVectors:
+            Shardwise.microkernel(Tile8x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
+        case .twelveByTwoVectors:
+            Shardwise.microkernel(Tile12x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
         }
     }
 
@@ -268,20 +275,26 @@ package enum Blocking {
     @inline(__always)
     package static func microkernel(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
                                     b: UnsafePointer<Float>, bPitch: Int = nr, tile: UnsafeMutablePointer<Float>,
-                                    wantedRows: Int = mr, columns: Int = nr) {
+                                    tilePitch: Int = nr, wantedRows: Int = mr, columns: Int = nr) {
         switch Blocking.tile(rows: wantedRows, columns: columns) {
         case .twelveByOneVector:
-            Shardwise.microkernel(Tile12x1V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+            Shardwise.microkernel(Tile12x1V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile,
+                                  tilePitch: tilePitch)
         case .twoByTwoVectors:
-            Shardwise.microkernel(Tile2x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+            Shardwise.microkernel(Tile2x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile,
+                                  tilePitch: tilePitch)
         case .fourByTwoVectors:
-            Shardwise.microkernel(Tile4x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+            Shardwise.microkernel(Tile4x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile,
+                                  tilePitch: tilePitch)
         case .sixByTwoVectors:
-            Shardwise.microkernel(Tile6x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+            Shardwise.microkernel(Tile6x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile,
+                                  tilePitch: tilePitch)
         case .eightByTwoVectors:
-            Shardwise.microkernel(Tile8x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+            Shardwise.microkernel(Tile8x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile,
+                                  tilePitch: tilePitch)
         case .twelveByTwoVectors:
-            Shardwise.microkernel(Tile12x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+            Shardwise.microkernel(Tile12x2V.self, segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile,
+                                  tilePitch: tilePitch)
         }
     }
 

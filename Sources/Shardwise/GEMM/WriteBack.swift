@@ -29,6 +29,9 @@ package struct Epilogue: @unchecked Sendable {
 
     @_transparent var clamps: Bool { lower != -.infinity || upper != .infinity }
 
+    /// Whether finishing an output changes nothing: alpha 1, beta 0, no bias, no clamp.
+    @_transparent var isIdentity: Bool { alpha == 1 && beta == 0 && bias == nil && !clamps }
+
     /// The last steps on a vector of finished outputs for `count` columns from `column`:
     /// add the bias, then clamp.
     @inline(__always)

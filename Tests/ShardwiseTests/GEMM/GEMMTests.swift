@@ -131,6 +131,29 @@ struct PrePackedProduct {
         }
     }
 
+    /// A full tile of a one-block product with no epilogue is stored by the microkernel straight
+    /// into C (GEMMDriver.swift). Against the reference, with C's rows padded to a prime pitch (the
+    /// gaps NaN, which must stay untouched), A read in place and packed (transposed), B per call and
+    /// pre-packed, at whole tiles and panels and past them; and with a bias and a clamp, which send
+    /// the same tiles through the write-back. The same bits on 1, 2 and 3 lanes.
+    @Test func fullTilesGoStraightToC() throws {
+        let mr = Blocking.mr, nr = Blocking.nr
+        for (index, (m, n)) in [(mr, nr), (3 * mr + 5, 2 * nr + 7), (4 * mr, 3 * nr)].enumerated() {
+            for k in [1, 25, Blocking.kc] {
+                for padC in [0, 13] {
+                    let seed = UInt64(index * 100 + k + padC)
+                    for (transposeA, packed) in [(false, false), (true, false), (false, true)] {
+                        #expect(try checkGEMM(transposeA: transposeA, m: m, n: n, k: k, padA: 3, padC: padC,
+                                              packed: packed, seed: seed) == nil)
+                    }
+                    #expect(try checkGEMM(m: m, n: n, k: k, padC: padC, bias: true, activation: .relu6, seed: seed) == nil)
+                    let bits = try gemmBits(m: m, n: n, k: k, seed: seed, lanes: [.serial, .fixed(2), .fixed(3)])
+                    #expect(bits.dropFirst().allSatisfy { $0 == bits[0] }, "m=\(m) n=\(n) k=\(k)")
+                }
+            }
+        }
+    }
+
     @Test func transposesStridesAndEpilogues() throws {
         let activations: [Activation] = [.none, .relu, .relu6, .clamp(min: -0.25, max: 0.3)]
         for (index, (tA, tB)) in [(false, false), (true, false), (false, true), (true, true)].enumerated() {

@@ -20,56 +20,61 @@ import ShardwiseTestSupport
         return tile
     }
 
-    /// Runs `kernel` on random panels at many depths; the first `columns` columns of each of the
-    /// `rows` tile rows must match the reference, and the rest of the tile must stay untouched.
+    /// Runs `kernel` on random panels at many depths, storing the tile `NR` and `NR + 5` floats a
+    /// row (the workspace's tile, and C's rows where a full tile goes straight to C); the first
+    /// `columns` columns of each of the `rows` tile rows must match the reference, and the rest of
+    /// the tile, the gaps between rows included, must stay untouched.
     func check(rows: Int, columns: Int = Blocking.nr,
-               kernel: (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+               kernel: (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
         var rng = SeededGenerator(seed: UInt64(rows))
-        for depth in [1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 64, 511, Blocking.kc - 1, Blocking.kc] {
+        let nr = Blocking.nr
+        for (index, depth) in [1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 64, 511, Blocking.kc - 1, Blocking.kc].enumerated() {
+            let pitch = index % 2 == 0 ? nr : nr + 5
             let a = rng.floats(rows * Blocking.aPitch)
             let b = rng.floats(depth * Blocking.nr)
-            var tile = [Float](repeating: .nan, count: rows * Blocking.nr)
+            var tile = [Float](repeating: .nan, count: rows * pitch)
             a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
-                    tile.withUnsafeMutableBufferPointer { kernel(depth, a.baseAddress!, b.baseAddress!, $0.baseAddress!) }
+                    tile.withUnsafeMutableBufferPointer {
+                        kernel(depth, a.baseAddress!, b.baseAddress!, $0.baseAddress!, pitch)
+                    }
                 }
             }
-            let nr = Blocking.nr
             let expected = referenceTile(rows: rows, depth: depth, a: a, b: b)
-            let written = (0..<rows).flatMap { i in tile[(i * nr)..<(i * nr + columns)] }
+            let written = (0..<rows).flatMap { i in tile[(i * pitch)..<(i * pitch + columns)] }
             let wanted = (0..<rows).flatMap { i in expected[(i * nr)..<(i * nr + columns)] }
             let failure = firstMismatch(written, wanted, tolerance: tolerance(depth: depth, magnitude: Float(depth).squareRoot()))
-            #expect(failure == nil, "\(rows)×\(columns) kernel, depth \(depth): \(failure ?? "")")
-            let untouched = (0..<rows).flatMap { i in tile[(i * nr + columns)..<(i * nr + nr)] }
+            #expect(failure == nil, "\(rows)×\(columns) kernel, depth \(depth), pitch \(pitch): \(failure ?? "")")
+            let untouched = (0..<rows).flatMap { i in tile[(i * pitch + columns)..<(i * pitch + pitch)] }
             let wroteOnlyItsColumns = untouched.allSatisfy { $0.isNaN }
-            #expect(wroteOnlyItsColumns, "\(rows)×\(columns) kernel wrote past its columns, depth \(depth)")
+            #expect(wroteOnlyItsColumns, "\(rows)×\(columns) kernel wrote past its columns, depth \(depth), pitch \(pitch)")
         }
     }
 
     @Test func microkernel12x2V() {
-        check(rows: 12) { Shardwise.microkernel(Tile12x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
+        check(rows: 12) { Shardwise.microkernel(Tile12x2V.self, depth: $0, a: $1, b: $2, tile: $3, tilePitch: $4) }
     }
 
     @Test func microkernel12x1V() {
         check(rows: 12, columns: Blocking.vectorWidth) {
-            Shardwise.microkernel(Tile12x1V.self, depth: $0, a: $1, b: $2, tile: $3)
+            Shardwise.microkernel(Tile12x1V.self, depth: $0, a: $1, b: $2, tile: $3, tilePitch: $4)
         }
     }
 
     @Test func microkernel6x2V() {
-        check(rows: 6) { Shardwise.microkernel(Tile6x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
+        check(rows: 6) { Shardwise.microkernel(Tile6x2V.self, depth: $0, a: $1, b: $2, tile: $3, tilePitch: $4) }
     }
 
     @Test func microkernel8x2V() {
-        check(rows: 8) { Shardwise.microkernel(Tile8x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
+        check(rows: 8) { Shardwise.microkernel(Tile8x2V.self, depth: $0, a: $1, b: $2, tile: $3, tilePitch: $4) }
     }
 
     @Test func microkernel2x2V() {
-        check(rows: 2) { Shardwise.microkernel(Tile2x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
+        check(rows: 2) { Shardwise.microkernel(Tile2x2V.self, depth: $0, a: $1, b: $2, tile: $3, tilePitch: $4) }
     }
 
     @Test func microkernel4x2V() {
-        check(rows: 4) { Shardwise.microkernel(Tile4x2V.self, depth: $0, a: $1, b: $2, tile: $3) }
+        check(rows: 4) { Shardwise.microkernel(Tile4x2V.self, depth: $0, a: $1, b: $2, tile: $3, tilePitch: $4) }
     }
 
     /// The dot-product tail alone, for each 2-vector tile and every column count it takes: rows
@@ -169,8 +174,8 @@ import ShardwiseTestSupport
         typealias Runs = (UnsafePointer<Float>, UnsafeBufferPointer<BRowRun>, Int, UnsafeMutablePointer<Float>) -> Void
         func forms<T: RegisterTile>(_ tile: T.Type, rows: Int, runs: Bool = true)
             -> (rows: Int, packed: Packed, segmented: Segmented, runs: Runs?) {
-            (rows, { Shardwise.microkernel(tile, depth: $0, a: $1, b: $2, tile: $3) },
-             { Shardwise.microkernel(tile, segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4) },
+            (rows, { Shardwise.microkernel(tile, depth: $0, a: $1, b: $2, tile: $3, tilePitch: Blocking.nr) },
+             { Shardwise.microkernel(tile, segments: $0, rows: $1, b: $2, bPitch: $3, tile: $4, tilePitch: Blocking.nr) },
              runs ? { Shardwise.microkernel(tile, a: $0, runs: $1, bPitch: $2, tile: $3) } : nil)
         }
         let kernels = [forms(Tile4x2V.self, rows: 4), forms(Tile6x2V.self, rows: 6), forms(Tile8x2V.self, rows: 8),

@@ -38,11 +38,11 @@ package struct Tile12x1V: RegisterTile {
         c11 = multiplyAdd(c11, Vector(repeating: row(11)), b0)
     }
 
-    /// Writes the first V floats of each tile row (row stride NR) to `tile`.
+    /// Writes the first V floats of each tile row (`pitch` floats apart) to `tile`.
     @inline(__always)
-    package func store(to tile: UnsafeMutablePointer<Float>) {
+    package func store(to tile: UnsafeMutablePointer<Float>, pitch: Int) {
         let t = UnsafeMutableRawPointer(tile)
-        let row = Blocking.nr * 4
+        let row = pitch * 4
         t.storeBytes(of: c0, toByteOffset: 0 * row, as: Vector.self)
         t.storeBytes(of: c1, toByteOffset: 1 * row, as: Vector.self)
         t.storeBytes(of: c2, toByteOffset: 2 * row, as: Vector.self)

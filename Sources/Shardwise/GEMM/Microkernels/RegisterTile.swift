@@ -29,16 +29,17 @@ package protocol RegisterTile {
     init()
     /// One rank-1 update: row i gains `row(i) · b[0 ..< NR]`.
     mutating func update(b: UnsafeRawPointer, row: (Int) -> Float)
-    /// Writes the tile row-major, NR floats per row, to `tile`.
-    func store(to tile: UnsafeMutablePointer<Float>)
+    /// Writes the tile row-major, `pitch` floats per row, to `tile`: NR for the workspace's tile,
+    /// C's leading dimension where a full tile goes straight to C (see GEMMDriver.swift).
+    func store(to tile: UnsafeMutablePointer<Float>, pitch: Int)
 }
 
 /// Computes tile `T` of `a · b` over `depth` from packed panels: A's rows at `Blocking.aPitch`,
 /// B a micropanel of `depth` rows of NR floats (see TwoVectorTiles.swift).
 @inline(never)
 package func microkernel<T: RegisterTile>(_: T.Type, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                          tile: UnsafeMutablePointer<Float>) {
-    T.product(depth: depth, a: a, b: b, tile: tile)
+                                          tile: UnsafeMutablePointer<Float>, tilePitch: Int) {
+    T.product(depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
 }
 
 /// Computes tile `T` of `a · b` where A is read in place (see
@@ -47,8 +48,8 @@ package func microkernel<T: RegisterTile>(_: T.Type, depth: Int, a: UnsafePointe
 @inline(never) @_optimize(size)
 package func microkernel<T: RegisterTile>(_: T.Type, segments: UnsafeBufferPointer<PanelSegment>,
                                           rows: UnsafePointer<UnsafePointer<Float>>, b: UnsafePointer<Float>,
-                                          bPitch: Int, tile: UnsafeMutablePointer<Float>) {
-    T.product(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile)
+                                          bPitch: Int, tile: UnsafeMutablePointer<Float>, tilePitch: Int) {
+    T.product(segments: segments, rows: rows, b: b, bPitch: bPitch, tile: tile, tilePitch: tilePitch)
 }
 
 /// Computes tile `T` of `a · b` where A is a packed panel and B's rows are read in place, in
@@ -65,13 +66,13 @@ extension RegisterTile {
     /// rows of NR floats.
     @inline(__always)
     static func product(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                        tile: UnsafeMutablePointer<Float>) {
+                        tile: UnsafeMutablePointer<Float>, tilePitch: Int) {
         var accumulators = Self()
         let step = Blocking.nr * MemoryLayout<Float>.stride
         for k in 0..<depth {
             accumulators.update(b: UnsafeRawPointer(b) + k * step) { a[k + $0 * Blocking.aPitch] }
         }
-        accumulators.store(to: tile)
+        accumulators.store(to: tile, pitch: tilePitch)
     }
 
     /// The tile of `a · b` with A read in place: row i at step k of segment s is
@@ -80,8 +81,8 @@ extension RegisterTile {
     /// one segment, and every segment at least one step long.
     @inline(__always)
     static func product(segments: UnsafeBufferPointer<PanelSegment>, rows: UnsafePointer<UnsafePointer<Float>>,
-                        b: UnsafePointer<Float>, bPitch: Int, tile: UnsafeMutablePointer<Float>) {
-        product(runs: segments.count, bStep: bPitch, tile: tile, run: { s in
+                        b: UnsafePointer<Float>, bPitch: Int, tile: UnsafeMutablePointer<Float>, tilePitch: Int) {
+        product(runs: segments.count, bStep: bPitch, tile: tile, tilePitch: tilePitch, run: { s in
             (segments[s].offset, s == 0 ? b : nil, segments[s].length)
         }, row: { position, i in rows[i][position] })
     }
@@ -94,10 +95,10 @@ extension RegisterTile {
     static func product(a: UnsafePointer<Float>, runs: UnsafeBufferPointer<BRowRun>, bPitch: Int,
                         tile: UnsafeMutablePointer<Float>) {
         if runs.isEmpty {
-            Self().store(to: tile)
+            Self().store(to: tile, pitch: Blocking.nr)
             return
         }
-        product(runs: runs.count, bStep: bPitch, tile: tile, run: { s in
+        product(runs: runs.count, bStep: bPitch, tile: tile, tilePitch: Blocking.nr, run: { s in
             (runs[s].aOffset, runs[s].b, runs[s].length)
         }, row: { position, i in a[position + i * Blocking.aPitch] })
     }
@@ -108,7 +109,7 @@ extension RegisterTile {
     /// continuing where the last run left it. One flat loop: nested per run, LLVM spilled at every
     /// run's end (the article's first convolution layer: 136 against 164 GFLOP/s like this).
     @inline(__always)
-    private static func product(runs count: Int, bStep: Int, tile: UnsafeMutablePointer<Float>,
+    private static func product(runs count: Int, bStep: Int, tile: UnsafeMutablePointer<Float>, tilePitch: Int,
                                 run: (Int) -> (start: Int, b: UnsafePointer<Float>?, length: Int),
                                 row: (Int, Int) -> Float) {
         var accumulators = Self()
@@ -128,7 +129,7 @@ extension RegisterTile {
                 if let start { b = UnsafeRawPointer(start) }
             }
         }
-        accumulators.store(to: tile)
+        accumulators.store(to: tile, pitch: tilePitch)
     }
 }
 

@@ -78,14 +78,15 @@ package struct RowPair {
         second1 = multiplyAdd(second1, a1, b1)
     }
 
-    /// Writes the two rows as tile rows `row` and `row + 1` (NR floats per row) at `tile`.
+    /// Writes the two rows as tile rows `row` and `row + 1` (`pitch` floats per row) at `tile`.
     @inline(__always)
-    func store(to tile: UnsafeMutablePointer<Float>, row: Int) {
-        let t = UnsafeMutableRawPointer(tile + row * Blocking.nr), width = Vector.scalarCount * 4
+    func store(to tile: UnsafeMutablePointer<Float>, row: Int, pitch: Int) {
+        let t = UnsafeMutableRawPointer(tile + row * pitch), u = UnsafeMutableRawPointer(tile + (row + 1) * pitch)
+        let width = Vector.scalarCount * 4
         t.storeBytes(of: first0, as: Vector.self)
         t.storeBytes(of: first1, toByteOffset: width, as: Vector.self)
-        t.storeBytes(of: second0, toByteOffset: 2 * width, as: Vector.self)
-        t.storeBytes(of: second1, toByteOffset: 3 * width, as: Vector.self)
+        u.storeBytes(of: second0, as: Vector.self)
+        u.storeBytes(of: second1, toByteOffset: width, as: Vector.self)
     }
 
     /// Writes the dot products (each accumulator's lanes summed) of the two rows and the first
@@ -133,9 +134,9 @@ extension RowPairTile {
     }
 
     @inline(__always)
-    package func store(to tile: UnsafeMutablePointer<Float>) {
+    package func store(to tile: UnsafeMutablePointer<Float>, pitch: Int) {
         var pairs = self
-        pairs.forEachPair { pair, first in pair.store(to: tile, row: first) }
+        pairs.forEachPair { pair, first in pair.store(to: tile, row: first, pitch: pitch) }
     }
 }
 
