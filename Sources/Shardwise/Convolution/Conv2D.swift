@@ -147,7 +147,9 @@ public final class Conv2D: Sendable {
         // and then gathers only their patches. A lane packs each group it spans on its own, but
         // fills one band for all of them. (Before, each group was split among the lanes on its own,
         // a parallel region per group in which every lane packed the group's patches: 1×7×7×2048
-        // 3×3 in 32 groups ran 147 GFLOP/s on 2 lanes against 181 now, three interleaved runs.)
+        // 3×3 in 32 groups ran 156 GFLOP/s on 2 lanes against 190 now, three interleaved runs on
+        // the Zen 4. Pricing a band per group spanned, as packing is, had sent 1×28×28×192 in 8
+        // groups to whole groups, each lane filling the whole band: 150 → 144.)
         let bandColumns = s.band.flatMap { $0.undercutsPacking ? $0.widestColumns : nil } ?? 0
         let patchCost: Double = s.patchesAreInput ? 1 : 2, groups = descriptor.groups
         return try Planner.plan(rows: s.rows, columns: descriptor.outputChannels, depth: s.depth, lanes: lanes,

@@ -66,7 +66,8 @@ public struct LaneShard: Sendable, Hashable {
         let first = columns.lowerBound / groupColumns, last = (columns.upperBound - 1) / groupColumns
         return (first...last).map { group in
             let start = group * groupColumns
-            return (group, (Swift.max(columns.lowerBound, start) - start)..<(Swift.min(columns.upperBound, start + groupColumns) - start))
+            let lower = Swift.max(columns.lowerBound, start), upper = Swift.min(columns.upperBound, start + groupColumns)
+            return (group, (lower - start)..<(upper - start))
         }
     }
 }
@@ -340,7 +341,8 @@ package enum Planner {
     ///     each group's columns cut at NR (`ShardPlan.groupedRanges`).
     /// - Throws: `ShardwiseError.nonPositiveSize` for `Lanes.fixed(n)` with `n < 1`.
     package static func plan(rows: Int, columns: Int, depth: Int, lanes: Lanes, packsB: Bool,
-                             aPackingCost: (_ laneColumns: Int, _ laneGroups: Int) -> Double = { Double($1) }, allowsColumnSplit: Bool = true,
+                             aPackingCost: (_ laneColumns: Int, _ laneGroups: Int) -> Double = { Double($1) },
+                             allowsColumnSplit: Bool = true,
                              kernelSpeed: Double = 1, rowUnit: Int = Blocking.mr,
                              handoffFloats: Int = 0, dynamicGrid: Bool = false,
                              groups: Int = 1) throws(ShardwiseError) -> ShardPlan {
