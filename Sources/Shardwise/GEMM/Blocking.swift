@@ -252,19 +252,14 @@ package enum Blocking {
     package static func microkernel(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                                     tile: UnsafeMutablePointer<Float>, tilePitch: Int = nr, rows: Int = mr,
                                     columns: Int = nr) {
+        let (t, p) = (tile, tilePitch)
         switch Blocking.tile(rows: rows, columns: columns) {
-        case .twelveByOneVector:
-            Shardwise.microkernel(Tile12x1V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
-        case .twoByTwoVectors:
-            Shardwise.microkernel(Tile2x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
-        case .fourByTwoVectors:
-            Shardwise.microkernel(Tile4x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
-        case .sixByTwoVectors:
-            Shardwise.microkernel(Tile6x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
-        case .eightByTwoVectors:
-            Shardwise.microkernel(Tile8x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
-        case .twelveByTwoVectors:
-            Shardwise.microkernel(Tile12x2V.self, depth: depth, a: a, b: b, tile: tile, tilePitch: tilePitch)
+        case .twelveByOneVector: Shardwise.microkernel(Tile12x1V.self, depth: depth, a: a, b: b, tile: t, tilePitch: p)
+        case .twoByTwoVectors: Shardwise.microkernel(Tile2x2V.self, depth: depth, a: a, b: b, tile: t, tilePitch: p)
+        case .fourByTwoVectors: Shardwise.microkernel(Tile4x2V.self, depth: depth, a: a, b: b, tile: t, tilePitch: p)
+        case .sixByTwoVectors: Shardwise.microkernel(Tile6x2V.self, depth: depth, a: a, b: b, tile: t, tilePitch: p)
+        case .eightByTwoVectors: Shardwise.microkernel(Tile8x2V.self, depth: depth, a: a, b: b, tile: t, tilePitch: p)
+        case .twelveByTwoVectors: Shardwise.microkernel(Tile12x2V.self, depth: depth, a: a, b: b, tile: t, tilePitch: p)
         }
     }
 
