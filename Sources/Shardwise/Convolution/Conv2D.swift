@@ -240,13 +240,8 @@ public final class Conv2D: Sendable {
                 Epilogue(bias: bias.map { $0 + group * groupColumns }, activation: d.activation)
             }
             func run<A: APanelSource & Sendable>(_ a: @escaping @Sendable (_ group: Int) -> A) {
-                if d.groups == 1 {
-                    GEMM.run(plan: plan, depth: s.depth, a: a(0), b: .packed(filters[0]), c: output.baseAddress!,
-                             ldc: d.outputChannels, epilogue: epilogue(0), lanes: lanes)
-                } else {
-                    GEMM.run(plan: plan, depth: s.depth, groupColumns: groupColumns, a: a, b: { .packed(filters[$0]) },
-                             c: output.baseAddress!, ldc: d.outputChannels, epilogue: epilogue, lanes: lanes)
-                }
+                GEMM.run(plan: plan, depth: s.depth, groupColumns: groupColumns, a: a, b: { .packed(filters[$0]) },
+                         c: output.baseAddress!, ldc: d.outputChannels, epilogue: epilogue, lanes: lanes)
             }
             if s.patchesAreInput {
                 run { _ in StridedMatrix(base: source, rowStride: d.inputChannels, columnStride: 1) }

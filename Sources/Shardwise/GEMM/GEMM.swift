@@ -207,14 +207,19 @@ public enum GEMM {
     /// `groupColumns`, group g the product of `a(g)` and `b(g)` (of depth `depth`) into its columns,
     /// with `epilogue(g)` (a grouped convolution's, planned by `Planner.plan(…, groups:)`). A lane
     /// computes, for each shard it claims, each group the shard spans (`LaneShard.groupPieces`),
-    /// with one workspace. (One product keeps the form above: through this one, with A and B
-    /// behind closures, a 1×1 convolution measured 3 % slower, 1 lane, in two passes of five and
-    /// seven interleaved runs; a difference at the edge of this host's noise, not understood.)
-    package static func run<A: APanelSource>(plan: ShardPlan, depth: Int, groupColumns: Int,
+    /// with one workspace. A plan whose shards all lie in the first group (one group) runs the form
+    /// above: through this one, with A and B behind closures, a 1×1 convolution measured 3 %
+    /// slower, 1 lane, in two passes of five and seven interleaved runs (a difference at the edge
+    /// of this host's noise, not understood).
+    package static func run<A: APanelSource & Sendable>(plan: ShardPlan, depth: Int, groupColumns: Int,
                                              a: @escaping @Sendable (_ group: Int) -> A,
                                              b: @escaping @Sendable (_ group: Int) -> BOperand,
                                              c: UnsafeMutablePointer<Float>, ldc: Int,
                                              epilogue: @escaping @Sendable (_ group: Int) -> Epilogue, lanes: Lanes) {
+        if plan.shards.allSatisfy({ $0.columns.upperBound <= groupColumns }) {
+            run(plan: plan, depth: depth, a: a(0), b: b(0), c: c, ldc: ldc, epilogue: epilogue(0), lanes: lanes)
+            return
+        }
         let packsB = b(0).packsPerCall, readsAInPlace = a(0).rowsInPlace != nil && b(0).letsAStayInPlace
         nonisolated(unsafe) let c = c
         let (rows, columns) = plan.largestShard

@@ -384,7 +384,8 @@ private struct Macrokernel<A: APanelSource> {
                                          into: UnsafeMutablePointer(mutating: bPanel))
                     for (ir, tileRows) in RowTiles(mc) {
                         let direct = finishedByTheKernel && tileRows == mr && n == nr
-                        let (tile, tilePitch) = direct ? (c + (rows.lowerBound + ir) * ldc + jr, ldc) : (workspace.tile, nr)
+                        let (tile, tilePitch) = direct
+                            ? (c + (rows.lowerBound + ir) * ldc + jr, ldc) : (workspace.tile, nr)
                         if inPlace != nil {
                             Blocking.microkernel(segments: UnsafeBufferPointer(start: segment, count: 1),
                                                  rows: table.baseAddress! + ir, b: bPanel, bPitch: bPitch,

@@ -323,9 +323,10 @@ package func vectorCopyFits(from source: UnsafePointer<Float>, count: Int, reada
 
 /// The whole-vector copy of `copyFloats`, where `vectorCopyFits` holds. A run of at least one
 /// vector is copied exactly: whole vectors, the last one ending at `count` (overlapping the one
-/// before it; up to two vectors, two stores and no loop). A shorter run is one whole vector, which may write up to a vector past `count`:
-/// the packers place that on positions they write next, in an A row's pitch skew (`aPitch - KC`
-/// = 16 floats, at least one vector) or in the slack after a B block, never in another row.
+/// before it; up to two vectors, two stores and no loop). A shorter run is one whole vector,
+/// which may write up to a vector past `count`: the packers place that on positions they write
+/// next, in an A row's pitch skew (`aPitch - KC` = 16 floats, at least one vector) or in the
+/// slack after a B block, never in another row.
 /// (Runs of more than two vectors had gone to memmove: 64-channel groups of 1×7×7×2048 3×3 in
 /// 32 groups spent 7 % of their time in it, a call per 256 bytes.)
 @inline(__always)
@@ -336,7 +337,8 @@ package func copyVectors(from source: UnsafePointer<Float>, to target: UnsafeMut
     to.storeBytes(of: from.loadUnaligned(as: Vector.self), as: Vector.self)
     var offset = bytes
     while offset < last {
-        to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: Vector.self), toByteOffset: offset, as: Vector.self)
+        to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: Vector.self), toByteOffset: offset,
+                      as: Vector.self)
         offset += bytes
     }
     to.storeBytes(of: from.loadUnaligned(fromByteOffset: last, as: Vector.self), toByteOffset: last, as: Vector.self)
