@@ -37,23 +37,15 @@ public enum GEMM {
         let epilogue = Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation)
         let bView = StridedMatrix(base: b.baseAddress!, leadingDimension: ldb, transposed: transposeB)
         if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) {
-            // A narrow B: transpose it once (n ≤ 16 rows of k floats), then take the skinny path.
-            // Into this thread's cached workspace up to the GEMM's own bound (allocated per call, a
-            // large Bᵀ is a fresh mapping above glibc's mmap threshold, zero-filled page by page:
-            // 256×16×4096, B 256 KB, 126 → 138 GFLOP/s on 1 lane); a deeper one is allocated, so
-            // that the cache never keeps more than a GEMM's workspace.
-            let stride = SkinnyGEMM.transposedStride(depth: k)
-            func run(_ bT: UnsafeMutablePointer<Float>) throws(ShardwiseError) {
-                bView.transpose(depth: k, columns: n, into: bT, stride: stride)
-                try runSkinny(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, bT: bT, bStride: stride,
-                              c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes, transposedPerCall: true)
-            }
-            if n * stride <= Blocking.bBudget {
-                try WorkspaceCache.withBuffer(floats: n * stride, run)
-            } else {
-                let bT = UnsafeMutablePointer<Float>.allocate(capacity: n * stride)
-                defer { bT.deallocate() }
-                try run(bT)
+            // A narrow B: each lane transposes the columns it computes (n ≤ 16 rows of k floats, into
+            // its thread's cached workspace: allocated per call, a large Bᵀ is a fresh mapping above
+            // glibc's mmap threshold, zero-filled page by page: 256×16×4096, B 256 KB, 126 → 138
+            // GFLOP/s on 1 lane), then takes the skinny path.
+            let plan = try skinnyPlan(m: m, n: n, k: k, lanes: lanes, transposedPerCall: true)
+            nonisolated(unsafe) let (aBase, cBase) = (a.baseAddress!, c.baseAddress!)
+            lanes.run(plan) { next in
+                SkinnyGEMM.run(shards: next, depth: k, a: aBase, lda: lda, b: bView, c: cBase, ldc: ldc,
+                               epilogue: epilogue, largestShard: plan.largestShard)
             }
             return
         }
@@ -80,8 +72,12 @@ public enum GEMM {
                      b: nil, ldb: n, c: c.count, ldc: ldc, bias: bias?.count, activation: activation)
         let epilogue = Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation)
         if takesSkinnyPath(b: b, transposeA: transposeA), let bT = b.transposed {
-            try runSkinny(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, bT: bT, bStride: b.transposedStride,
-                          c: c.baseAddress!, ldc: ldc, epilogue: epilogue, lanes: lanes, transposedPerCall: false)
+            let plan = try skinnyPlan(m: m, n: n, k: k, lanes: lanes, transposedPerCall: false)
+            nonisolated(unsafe) let (aBase, cBase, bRows) = (a.baseAddress!, c.baseAddress!, UnsafePointer(bT))
+            lanes.run(plan) { next in
+                SkinnyGEMM.run(shards: next, depth: k, a: aBase, lda: lda, bT: bRows, bStride: b.transposedStride,
+                               c: cBase, ldc: ldc, epilogue: epilogue, largestShard: plan.largestShard)
+            }
             return
         }
         let aView = StridedMatrix(base: a.baseAddress!, leadingDimension: lda, transposed: transposeA)
@@ -123,31 +119,16 @@ public enum GEMM {
         !transposeA && b.transposed != nil && SkinnyGEMM.applies(columns: b.columns, depth: b.depth)
     }
 
-    /// Runs the skinny (dot-product) path: lanes split the rows of A, which is read in place.
-    /// `transposedPerCall`: `bT` was just written by this thread (see `skinnyPlan`).
-    static func runSkinny(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, bT: UnsafePointer<Float>,
-                          bStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
-                          lanes: Lanes, transposedPerCall: Bool) throws(ShardwiseError) {
-        let plan = try skinnyPlan(m: m, n: n, k: k, lanes: lanes, transposedPerCall: transposedPerCall)
-        nonisolated(unsafe) let (aBase, cBase, bRows) = (a, c, bT)
-        lanes.run(plan) { next in
-            while let shard = next() {
-                SkinnyGEMM.run(rows: shard.rows, columns: n, depth: k, a: aBase, lda: lda, bT: bRows,
-                               bStride: bStride, c: cBase, ldc: ldc, epilogue: epilogue)
-            }
-        }
-    }
-
-    /// The skinny path's plan: rows of A only, cut at the dot-product kernel's 4-row blocks (at
-    /// MR = 12 rows, 32 rows split 24 + 8), nothing packed per lane. A Bᵀ transposed per call is
-    /// handed from the caller to every other lane (`Planner.handoffPerSecond`): for the article's
-    /// dense layer as a plain GEMM that keeps the automatic plan on one lane, where 2 lanes ran
-    /// 0.6–1.1× of one; a layer's Bᵀ, packed once, is not charged.
+    /// The skinny path's plan, cut at the dot-product kernel's 4 × 5 blocks (at MR = 12 rows, 32
+    /// rows would split 24 + 8), A read in place. A layer's Bᵀ, packed once, is shared: rows only.
+    /// A B transposed per call is transposed by each lane, its own columns (`transposedPerCall`):
+    /// priced as packing, so that the columns split (each lane copies a part of B) rather than the
+    /// rows (each copies all of it) where the rows are few.
     static func skinnyPlan(m: Int, n: Int, k: Int, lanes: Lanes,
                            transposedPerCall: Bool) throws(ShardwiseError) -> ShardPlan {
-        try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: false, aPackingCost: { _, _ in 0 },
-                         allowsColumnSplit: false, rowUnit: SkinnyGEMM.blockRows,
-                         handoffFloats: transposedPerCall ? n * k : 0)
+        try Planner.plan(rows: m, columns: n, depth: k, lanes: lanes, packsB: transposedPerCall,
+                         aPackingCost: { _, _ in 0 }, allowsColumnSplit: transposedPerCall,
+                         rowUnit: SkinnyGEMM.blockRows, columnUnit: SkinnyGEMM.blockColumns)
     }
 
     /// The plan `multiply(transposeA:transposeB:m:n:k:…)` would use for an `m × n × k` product.
@@ -178,9 +159,10 @@ public enum GEMM {
                                       lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let plan = try plan(m: m, n: n, k: k, transposeA: transposeA, lanes: lanes)
         if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) {
-            // The transposed B, plus each lane's partial sums.
-            let floats = n * SkinnyGEMM.transposedStride(depth: k) + plan.laneCount * SkinnyGEMM.workspaceFloats(columns: n)
-            return floats * MemoryLayout<Float>.stride
+            // Each lane's transposed columns of B and partial sums.
+            let columns = plan.largestShard.columns
+            let floats = columns * SkinnyGEMM.transposedStride(depth: k) + SkinnyGEMM.workspaceFloats(columns: columns)
+            return plan.laneCount * floats * MemoryLayout<Float>.stride
         }
         return workspaceBytes(plan: plan, depth: k, packsB: true, readsAInPlace: !transposeA)
     }

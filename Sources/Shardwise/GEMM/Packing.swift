@@ -88,66 +88,60 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
     }
 
     #if SHARDWISE_AVX512
-    /// Packs a full micropanel of a transposed A, 16 depth steps at a time: the 12 rows of each
-    /// step (contiguous at `source + k · stride`) are loaded as one vector, and the 16 vectors are
-    /// transposed in registers (four rounds of `unzip`, 64 two-source permutes) so that each panel
-    /// row is stored as a vector. Element by element, LLVM vectorized the loop into scatters,
-    /// which were most of the filter gradient's own time in seed-cnn. Returns the depth packed
-    /// (a multiple of 16); the caller packs the rest.
+    /// Packs a full micropanel of a transposed A, 16 depth steps at a time (`transposeInBlocks`): the
+    /// 12 rows of each step (contiguous at `source + k · stride`) are loaded as one vector, and each
+    /// panel row is stored as a vector. Element by element, LLVM vectorized the loop into scatters,
+    /// which were most of the filter gradient's own time in seed-cnn. Returns the depth packed (a
+    /// multiple of 16); the caller packs the rest.
     private func packTransposedTile(from source: UnsafePointer<Float>, stride: Int, depth: Int,
                                     into panel: UnsafeMutablePointer<Float>) -> Int {
         typealias Half = SIMD8<Float>
-        @_transparent func step(_ k: Int) -> Vector {
+        return transposeInBlocks(depth: depth, rows: Blocking.mr, load: { k in
             // Exactly the 12 floats of the step: 8 + 4, never past the stored row's last column.
             let p = UnsafeRawPointer(source + k * stride)
             let low = p.loadUnaligned(as: Half.self)
             let high = Half(lowHalf: p.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), highHalf: .zero)
             return Vector(lowHalf: low, highHalf: high)
-        }
-        @_transparent func unzip(_ a: Vector, _ b: Vector) -> (Vector, Vector) {
-            let both = SIMD32<Float>(lowHalf: a, highHalf: b)
-            return (both.evenHalf, both.oddHalf)
-        }
-        var k = 0
-        while k + 16 <= depth {
-            var r = (step(k), step(k + 1), step(k + 2), step(k + 3), step(k + 4), step(k + 5), step(k + 6),
-                     step(k + 7), step(k + 8), step(k + 9), step(k + 10), step(k + 11), step(k + 12), step(k + 13),
-                     step(k + 14), step(k + 15))
-            // Four rounds of the perfect unshuffle transpose the 16 × 16 block.
-            for _ in 0..<4 {
-                let (n0, n8) = unzip(r.0, r.1), (n1, n9) = unzip(r.2, r.3)
-                let (n2, n10) = unzip(r.4, r.5), (n3, n11) = unzip(r.6, r.7)
-                let (n4, n12) = unzip(r.8, r.9), (n5, n13) = unzip(r.10, r.11)
-                let (n6, n14) = unzip(r.12, r.13), (n7, n15) = unzip(r.14, r.15)
-                r = (n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11, n12, n13, n14, n15)
-            }
-            @_transparent func store(_ row: Vector, _ i: Int) {
-                UnsafeMutableRawPointer(panel + i * Blocking.aPitch + k).storeBytes(of: row, as: Vector.self)
-            }
-            store(r.0, 0); store(r.1, 1); store(r.2, 2); store(r.3, 3); store(r.4, 4); store(r.5, 5)
-            store(r.6, 6); store(r.7, 7); store(r.8, 8); store(r.9, 9); store(r.10, 10); store(r.11, 11)
-            k += 16
-        }
-        return k
+        }, store: { row, i, k in
+            UnsafeMutableRawPointer(panel + i * Blocking.aPitch + k).storeBytes(of: row, as: Vector.self)
+        })
     }
     #endif
 
-    /// Writes Bᵀ of this `depth × columns` B to `target`: `columns` rows of `stride` floats,
-    /// zero past `depth` (the skinny path's layout).
+    /// Writes Bᵀ of `columns` of this `depth`-row B to `target`: a row of `stride` floats per
+    /// column, in order, zero past `depth` (the skinny path's layout).
     /// A row-major B goes in runs of `transposeChunk` rows: each run's cache lines are read once
     /// for all the columns (column by column over all of B, each line was read once per column:
     /// the GEMM 32×10×25088, B 1 MB, ran at 86–96 GFLOP/s, now 120–125), and the writes stay
     /// sequential per column. A B stored transposed is read along its rows in one run.
-    package func transpose(depth: Int, columns: Int, into target: UnsafeMutablePointer<Float>, stride: Int) {
+    package func transpose(depth: Int, columns: Range<Int>, into target: UnsafeMutablePointer<Float>, stride: Int) {
+        var done = 0
+        #if SHARDWISE_AVX512
+        if columnStride == 1 && rowStride > 1 {
+            // 16 rows at a time, each loaded as a vector of 16 floats from its first column and
+            // transposed in registers. A load may read past `columns` (the rows' other columns, the
+            // next row's first), but never past the last row's last column of `columns`: the rows
+            // whose load would go there are left to the loop below.
+            let last = (depth - 1) * rowStride + columns.upperBound
+            let reach = last - columns.lowerBound - 16
+            let loadable = reach < 0 ? 0 : Swift.min(depth, reach / rowStride + 1)
+            let source = base + columns.lowerBound
+            done = transposeInBlocks(depth: loadable, rows: columns.count, load: { k in
+                UnsafeRawPointer(source + k * rowStride).loadUnaligned(as: Vector.self)
+            }, store: { row, j, k in
+                UnsafeMutableRawPointer(target + j * stride + k).storeBytes(of: row, as: Vector.self)
+            })
+        }
+        #endif
         let chunk = rowStride == 1 ? depth : StridedMatrix.transposeChunk
-        for k0 in Swift.stride(from: 0, to: depth, by: chunk) {
+        for k0 in Swift.stride(from: done, to: depth, by: chunk) {
             let k1 = Swift.min(depth, k0 + chunk)
-            for j in 0..<columns {
-                let row = target + j * stride
+            for j in columns {
+                let row = target + (j - columns.lowerBound) * stride
                 for k in k0..<k1 { row[k] = base[k * rowStride + j * columnStride] }
             }
         }
-        for j in 0..<columns {
+        for j in 0..<columns.count {
             (target + j * stride + depth).initialize(repeating: 0, count: stride - depth)
         }
     }
@@ -263,7 +257,7 @@ public final class PackedMatrix: @unchecked Sendable {
         transposedStride = SkinnyGEMM.transposedStride(depth: depth)
         if keepsTransposed && columns <= SkinnyGEMM.maximumColumns {
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: columns * transposedStride)
-            source.transpose(depth: depth, columns: columns, into: rows, stride: transposedStride)
+            source.transpose(depth: depth, columns: 0..<columns, into: rows, stride: transposedStride)
             transposed = rows
         } else {
             transposed = nil
@@ -273,9 +267,7 @@ public final class PackedMatrix: @unchecked Sendable {
             tail = nil
         } else {
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: tailColumns.count * depth)
-            StridedMatrix(base: source.base + tailColumns.lowerBound * source.columnStride, rowStride: source.rowStride,
-                          columnStride: source.columnStride)
-                .transpose(depth: depth, columns: tailColumns.count, into: rows, stride: depth)
+            source.transpose(depth: depth, columns: tailColumns, into: rows, stride: depth)
             tail = rows
         }
         let blockDepth = Blocking.depthBlock(depth)
@@ -343,3 +335,38 @@ package func copyVectors(from source: UnsafePointer<Float>, to target: UnsafeMut
     }
     to.storeBytes(of: from.loadUnaligned(fromByteOffset: last, as: Vector.self), toByteOffset: last, as: Vector.self)
 }
+
+#if SHARDWISE_AVX512
+/// Transposes 16 × 16 blocks in registers, 16 steps at a time over `depth`: step k's vector
+/// (`load(k)`, lane i the value for row i) goes into row i's vector of the block (`store(row, i,
+/// k)` for the first `rows` rows, each vector holding steps k ..< k + 16), by four rounds of the
+/// perfect unshuffle (`evenHalf` / `oddHalf`, 64 two-source permutes a block). Returns the depth
+/// done, a multiple of 16; the caller does the rest.
+@inline(__always)
+func transposeInBlocks(depth: Int, rows: Int, load: (_ k: Int) -> Vector,
+                       store: (_ row: Vector, _ i: Int, _ k: Int) -> Void) -> Int {
+    @_transparent func unzip(_ a: Vector, _ b: Vector) -> (Vector, Vector) {
+        let both = SIMD32<Float>(lowHalf: a, highHalf: b)
+        return (both.evenHalf, both.oddHalf)
+    }
+    var k = 0
+    while k + 16 <= depth {
+        var r = (load(k), load(k + 1), load(k + 2), load(k + 3), load(k + 4), load(k + 5), load(k + 6),
+                 load(k + 7), load(k + 8), load(k + 9), load(k + 10), load(k + 11), load(k + 12), load(k + 13),
+                 load(k + 14), load(k + 15))
+        for _ in 0..<4 {
+            let (n0, n8) = unzip(r.0, r.1), (n1, n9) = unzip(r.2, r.3)
+            let (n2, n10) = unzip(r.4, r.5), (n3, n11) = unzip(r.6, r.7)
+            let (n4, n12) = unzip(r.8, r.9), (n5, n13) = unzip(r.10, r.11)
+            let (n6, n14) = unzip(r.12, r.13), (n7, n15) = unzip(r.14, r.15)
+            r = (n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11, n12, n13, n14, n15)
+        }
+        @_transparent func put(_ row: Vector, _ i: Int) { if i < rows { store(row, i, k) } }
+        put(r.0, 0); put(r.1, 1); put(r.2, 2); put(r.3, 3); put(r.4, 4); put(r.5, 5); put(r.6, 6); put(r.7, 7)
+        put(r.8, 8); put(r.9, 9); put(r.10, 10); put(r.11, 11); put(r.12, 12); put(r.13, 13); put(r.14, 14)
+        put(r.15, 15)
+        k += 16
+    }
+    return k
+}
+#endif

@@ -133,7 +133,8 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     /// square factorization of `lanes`), in whole units of MR rows or NR columns, as evenly as
     /// whole units allow. Fewer lanes are used when there are fewer units than lanes.
     package static func split(rows: Int, columns: Int, lanes: Int, strategy: ShardStrategy,
-                              estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr, groups: Int = 1) -> ShardPlan {
+                              estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr,
+                              columnUnit: Int = Blocking.nr, groups: Int = 1) -> ShardPlan {
         let (rowParts, columnParts): (Int, Int)
         switch strategy {
         case .serial: (rowParts, columnParts) = (1, 1)
@@ -145,19 +146,20 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
             (rowParts, columnParts) = (parts, lanes / parts)
         }
         return grid(rows: rows, columns: columns, rowParts: rowParts, columnParts: columnParts, estimates: estimates,
-                    rowUnit: rowUnit, groups: groups)
+                    rowUnit: rowUnit, columnUnit: columnUnit, groups: groups)
     }
 
     /// Splits `rows × columns` into a `rowParts × columnParts` grid of blocks (row-major lane
-    /// order), cut at whole `rowUnit`s of rows (MR unless a kernel says otherwise) and NR columns
-    /// (of `groups` groups: see `groupedRanges`); fewer parts where there are fewer units. A split
+    /// order), cut at whole `rowUnit`s of rows (MR unless a kernel says otherwise) and `columnUnit`s
+    /// of columns (NR unless a kernel says otherwise; of `groups` groups: see `groupedRanges`); fewer
+    /// parts where there are fewer units. A split
     /// of the rows alone is cut by `guidedRanges`. One lane per block, or `laneCount` lanes that
     /// claim the blocks in order.
     package static func grid(rows: Int, columns: Int, rowParts: Int, columnParts: Int,
-                             estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr,
+                             estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr, columnUnit: Int = Blocking.nr,
                              laneCount: Int? = nil, groups: Int = 1) -> ShardPlan {
         let evenRows = evenRanges(extent: rows, unit: rowUnit, parts: rowParts)
-        let columnRanges = groupedRanges(columns: columns, groups: groups, parts: columnParts)
+        let columnRanges = groupedRanges(columns: columns, groups: groups, parts: columnParts, unit: columnUnit)
         let guided = columnRanges.count == 1 && evenRows.count > 1
         let rowRanges = guided ? guidedRanges(extent: rows, unit: rowUnit, lanes: evenRows.count) : evenRows
         let shards = rowRanges.flatMap { r in columnRanges.map { LaneShard(rows: r, columns: $0) } }
@@ -198,16 +200,17 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `columns` of `groups` equal groups (a grouped convolution's output channels, each group its
-    /// own product) cut into at most `parts` ranges that never cut a group's NR-column panels: whole
-    /// groups where `parts ≤ groups`, as evenly as whole groups allow, else each group into
-    /// `parts / groups` ranges (rounded down) at multiples of NR from the group's start (fewer
-    /// where the group has fewer panels). With one group: `evenRanges` at NR.
-    package static func groupedRanges(columns: Int, groups: Int, parts: Int) -> [Range<Int>] {
+    /// own product) cut into at most `parts` ranges that never cut a group's panels of `unit` columns
+    /// (NR unless a kernel says otherwise): whole groups where `parts ≤ groups`, as evenly as whole
+    /// groups allow, else each group into `parts / groups` ranges (rounded down) at multiples of
+    /// `unit` from the group's start (fewer where the group has fewer panels). With one group:
+    /// `evenRanges` at `unit`.
+    package static func groupedRanges(columns: Int, groups: Int, parts: Int, unit: Int = Blocking.nr) -> [Range<Int>] {
         let width = columns / groups
         if parts <= groups {
             return evenRanges(extent: groups, unit: 1, parts: parts).map { ($0.lowerBound * width)..<($0.upperBound * width) }
         }
-        let inGroup = evenRanges(extent: width, unit: Blocking.nr, parts: parts / groups)
+        let inGroup = evenRanges(extent: width, unit: unit, parts: parts / groups)
         return (0..<groups).flatMap { group in
             inGroup.map { (group * width + $0.lowerBound)..<(group * width + $0.upperBound) }
         }
@@ -310,11 +313,6 @@ package enum Planner {
     /// Packing speed assumed by the model, elements/s, for a contiguous copy (calibrated on the
     /// 8×56×56×64 3×3 convolution: its 28.9 M packed elements cost about a millisecond).
     package static let packedPerSecond = 16e9
-    /// The speed, floats/s, at which a lane is assumed to read what the caller wrote just before
-    /// the lanes started (still in the caller's core's cache). Calibrated on GEMM 32×10×25088,
-    /// whose Bᵀ (1 MB) the caller transposes per call: in three of seven full runs its 2-lane
-    /// calls took 100–125 µs longer than in the others, and longer than its 1-lane calls.
-    package static let handoffPerSecond = 2.5e9
 
     /// Plans a GEMM-shaped output of `rows × columns` over `depth`.
     ///
@@ -331,9 +329,8 @@ package enum Planner {
     ///     depthwise kernel runs at about a tenth of it).
     ///   - rowUnit: the rows a kernel computes together, where row shards are cut (MR for the
     ///     outer-product microkernel).
-    ///   - handoffFloats: floats the caller writes just before the lanes start and every other
-    ///     lane then reads (a Bᵀ transposed per call), priced at `handoffPerSecond` once there is
-    ///     more than one lane.
+    ///   - columnUnit: the columns a kernel computes together, where column shards are cut (NR for
+    ///     the outer-product microkernel).
     ///   - dynamicGrid: whether a plan of several column parts on `dynamicGridLanes` lanes or more
     ///     cuts each row part into `dynamicGridCut` shards, which its lanes claim in order (see below).
     ///   - groups: the columns are this many equal groups, each its own product of depth `depth`
@@ -344,7 +341,7 @@ package enum Planner {
                              aPackingCost: (_ laneColumns: Int, _ laneGroups: Int) -> Double = { Double($1) },
                              allowsColumnSplit: Bool = true,
                              kernelSpeed: Double = 1, rowUnit: Int = Blocking.mr,
-                             handoffFloats: Int = 0, dynamicGrid: Bool = false,
+                             columnUnit: Int = Blocking.nr, dynamicGrid: Bool = false,
                              groups: Int = 1) throws(ShardwiseError) -> ShardPlan {
         let maximum = try lanes.maximum()
         let rowUnits = (rows + rowUnit - 1) / rowUnit
@@ -355,7 +352,8 @@ package enum Planner {
             for rowParts in 1...count where count % rowParts == 0 {
                 let columnParts = count / rowParts
                 if rowParts > rowUnits || (columnParts > 1 && !allowsColumnSplit) { continue }
-                let columnRanges = ShardPlan.groupedRanges(columns: columns, groups: groups, parts: columnParts)
+                let columnRanges = ShardPlan.groupedRanges(columns: columns, groups: groups, parts: columnParts,
+                                                           unit: columnUnit)
                 if columnRanges.count < columnParts { continue }
                 let strategy: ShardStrategy = count == 1 ? .serial
                     : columnParts == 1 ? .rows : rowParts == 1 ? .outputChannels : .grid
@@ -366,8 +364,8 @@ package enum Planner {
                 let flops = 2 * myRows * Double(myColumns) * Double(depth)
                 let packed = myRows * Double(depth) * aPackingCost(Swift.min(myColumns, groupColumns), myGroups)
                     + (packsB ? Double(depth) * Double(myColumns) : 0)
-                let handoff = count > 1 ? lanes.executor.startLatencySeconds + Double(handoffFloats) / handoffPerSecond : 0
-                let seconds = flops / (flopsPerSecond * kernelSpeed) + packed / packedPerSecond + handoff
+                let start = count > 1 ? lanes.executor.startLatencySeconds : 0
+                let seconds = flops / (flopsPerSecond * kernelSpeed) + packed / packedPerSecond + start
                 estimates.append(PlanEstimate(strategy: strategy, lanes: count, rowParts: rowParts,
                                               columnParts: columnParts, flopsPerLane: flops, packedPerLane: packed,
                                               seconds: seconds))
@@ -375,15 +373,16 @@ package enum Planner {
         }
         guard let best = estimates.min(by: { $0.seconds < $1.seconds }) else {
             // Fewer tiles than the fixed lane count along both axes: split the longer one.
-            let columnUnits = groups * ((groupColumns + Blocking.nr - 1) / Blocking.nr)
+            let columnUnits = groups * ((groupColumns + columnUnit - 1) / columnUnit)
             let strategy: ShardStrategy = rowUnits >= columnUnits || !allowsColumnSplit ? .rows : .outputChannels
             return .split(rows: rows, columns: columns, lanes: maximum, strategy: strategy, rowUnit: rowUnit,
-                          groups: groups)
+                          columnUnit: columnUnit, groups: groups)
         }
         let cut = dynamicGrid && best.columnParts > 1 && best.lanes >= dynamicGridLanes
             && rows >= best.rowParts * dynamicGridCut * dynamicGridMinimumRows ? dynamicGridCut : 1
         return .grid(rows: rows, columns: columns, rowParts: best.rowParts * cut, columnParts: best.columnParts,
-                     estimates: estimates, rowUnit: rowUnit, laneCount: best.lanes, groups: groups)
+                     estimates: estimates, rowUnit: rowUnit, columnUnit: columnUnit, laneCount: best.lanes,
+                     groups: groups)
     }
 
     /// The fewest lanes of a plan of several column parts whose row parts `dynamicGrid` cuts finer.

@@ -369,13 +369,53 @@ struct PrePackedProduct {
         }
     }
 
-    /// The skinny path's output is bitwise the same at every lane count (its row shards fall on
-    /// 4-row blocks, and each output's sum is reduced in one fixed order).
+    /// The skinny path's output is bitwise the same at every lane count, whether the lanes split
+    /// the rows, the columns (each lane transposing its own columns of a B passed per call) or both:
+    /// shards fall on 4 × 5 blocks, and each output's sum is reduced in one fixed order. A B packed
+    /// once gives the same bits.
     @Test func skinnyPathGivesTheSameBitsAtEveryLaneCount() throws {
         let lanes = [Lanes.serial] + (1...(2 * Lanes.processorCount + 1)).map { Lanes.fixed($0) }
-        let results = try gemmBits(m: 37, n: 10, k: 777, seed: 5, lanes: lanes)
-        #expect(results.allSatisfy { $0 == results[0] })
-        #expect(!results[0].contains(Float.nan.bitPattern))
+        for n in [10, 16] {
+            let results = try gemmBits(m: 37, n: n, k: 777, seed: 5, lanes: lanes)
+            #expect(results.allSatisfy { $0 == results[0] })
+            #expect(!results[0].contains(Float.nan.bitPattern))
+            let packed = try PrePackedProduct(m: 37, n: n, k: 777, seed: 5)
+            #expect(try packed.bits(transposeA: false, lanes: .fixed(2)) == results[0])
+        }
+    }
+
+    /// Bᵀ of any run of a B's columns (the skinny path's per-lane copy): every element, zeros past
+    /// the depth, nothing past each row's stride written, for row-major Bs with a leading dimension
+    /// below, at and above a vector (whose whole-vector loads must stop before the last row's last
+    /// column), depths around 16-step blocks, and a B stored transposed.
+    @Test func transposingRunsOfColumns() {
+        var rng = SeededGenerator(seed: 11)
+        for (ldb, columns) in [(10, 0..<10), (10, 5..<10), (10, 3..<4), (16, 0..<16), (17, 11..<17), (40, 20..<36)] {
+            for depth in [1, 15, 16, 17, 33, 64 + 5] {
+                let stored = rng.floats((depth - 1) * ldb + columns.upperBound)
+                let stride = SkinnyGEMM.transposedStride(depth: depth)
+                for transposed in [false, true] {
+                    // Stored transposed, column j of B is row j of the matrix, `depth` floats a row.
+                    let source = transposed ? rng.floats(columns.upperBound * depth) : stored
+                    var target = [Float](repeating: .nan, count: columns.count * stride + 1)
+                    source.withUnsafeBufferPointer { b in
+                        target.withUnsafeMutableBufferPointer { t in
+                            StridedMatrix(base: b.baseAddress!, leadingDimension: transposed ? depth : ldb,
+                                          transposed: transposed)
+                                .transpose(depth: depth, columns: columns, into: t.baseAddress!, stride: stride)
+                        }
+                    }
+                    for (row, j) in columns.enumerated() {
+                        for k in 0..<stride {
+                            let expected = k >= depth ? 0 : transposed ? source[j * depth + k] : source[k * ldb + j]
+                            #expect(target[row * stride + k].bitPattern == expected.bitPattern,
+                                    "ldb \(ldb) columns \(columns) depth \(depth) transposed \(transposed): (\(k), \(j))")
+                        }
+                    }
+                    #expect(target.last!.isNaN)
+                }
+            }
+        }
     }
 
     /// Planning queries take sizes without buffers; sizes whose matrices cannot exist throw

@@ -51,25 +51,29 @@ import ShardwiseTestSupport
         for shard in rowPlan.shards.dropLast() { #expect(shard.rows.upperBound % Blocking.mr == 0) }
     }
 
-    /// The skinny (dot-product) path computes rows in blocks of 4, and its plans cut there: the
-    /// article's 32-row dense layer splits 16 + 16 over 2 lanes, not 24 + 8 as at MR.
-    @Test func skinnyPlansCutAtFourRowBlocks() throws {
-        let plan = try GEMM.plan(m: 32, n: 10, k: 25088, lanes: .fixed(2))
-        #expect(plan.shards.map(\.rows) == [0..<16, 16..<32])
-        // Automatic: a Bᵀ transposed per call (a plain GEMM) is charged for reaching the other
-        // lane, and at AVX-512's modelled speed that keeps this small product on one; a layer's
-        // Bᵀ, packed once, is not charged.
+    /// The skinny (dot-product) path computes 4 × 5 blocks, and its plans cut there. A layer's Bᵀ,
+    /// packed once, is shared, and the rows split: the article's 32-row dense layer 16 + 16 over 2
+    /// lanes, not 24 + 8 as at MR. A B passed per call is transposed by each lane, its own columns:
+    /// the same product as a plain GEMM splits its 10 columns 5 + 5. Any split cuts at the blocks.
+    @Test func skinnyPlansCutAtFourByFiveBlocks() throws {
         var rng = SeededGenerator(seed: 3)
         let weights = rng.floats(25088 * 10)
         let packed = try weights.withUnsafeBufferPointer { try PackedMatrix(depth: 25088, columns: 10, b: $0, ldb: 10) }
-        let layer = try GEMM.plan(m: 32, b: packed), plain = try GEMM.plan(m: 32, n: 10, k: 25088)
-        #expect(layer.laneCount == Swift.min(2, Lanes.processorCount))
-        #expect(plain.laneCount <= layer.laneCount)
-        if Blocking.vectorWidth >= 16 { #expect(plain.laneCount == 1) }
+        let layer = try GEMM.plan(m: 32, b: packed, lanes: .fixed(2))
+        #expect(layer.shards.map(\.rows) == [0..<16, 16..<32])
+        #expect(layer.shards.allSatisfy { $0.columns == 0..<10 })
+        let plain = try GEMM.plan(m: 32, n: 10, k: 25088, lanes: .fixed(2))
+        #expect(plain.shards.map(\.columns) == [0..<5, 5..<10])
+        #expect(plain.shards.allSatisfy { $0.rows == 0..<32 })
         for lanes in 1...7 {
-            let plan = try GEMM.plan(m: 37, n: 10, k: 500, lanes: .fixed(lanes))
-            for shard in plan.shards.dropLast() { #expect(shard.rows.upperBound % 4 == 0) }
-            #expect(plan.owners(rows: 37, columns: 10).allSatisfy { $0 == 1 })
+            for n in [10, 16] {
+                let plan = try GEMM.plan(m: 37, n: n, k: 500, lanes: .fixed(lanes))
+                for shard in plan.shards {
+                    #expect(shard.rows.upperBound % 4 == 0 || shard.rows.upperBound == 37)
+                    #expect(shard.columns.upperBound % 5 == 0 || shard.columns.upperBound == n)
+                }
+                #expect(plan.owners(rows: 37, columns: n).allSatisfy { $0 == 1 })
+            }
         }
     }
 
