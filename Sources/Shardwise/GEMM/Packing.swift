@@ -340,14 +340,16 @@ package func copyVectors(from source: UnsafePointer<Float>, to target: UnsafeMut
 /// Transposes 16 × 16 blocks in registers, 16 steps at a time over `depth`: step k's vector
 /// (`load(k)`, lane i the value for row i) goes into row i's vector of the block (`store(row, i,
 /// k)` for the first `rows` rows, each vector holding steps k ..< k + 16), by four rounds of the
-/// perfect unshuffle (`evenHalf` / `oddHalf`, 64 two-source permutes a block). Returns the depth
+/// perfect unshuffle (even lanes of two vectors, then odd: 64 two-source permutes a block). Returns the depth
 /// done, a multiple of 16; the caller does the rest.
 @inline(__always)
 func transposeInBlocks(depth: Int, rows: Int, load: (_ k: Int) -> Vector,
                        store: (_ row: Vector, _ i: Int, _ k: Int) -> Void) -> Int {
+    // Spelled out lane by lane: through SIMD32's `evenHalf` and `oddHalf`, which are loops, the
+    // optimizer left both as calls once this function served two callers (4 % of seed-cnn's time).
     @_transparent func unzip(_ a: Vector, _ b: Vector) -> (Vector, Vector) {
-        let both = SIMD32<Float>(lowHalf: a, highHalf: b)
-        return (both.evenHalf, both.oddHalf)
+        (Vector(a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14], b[0], b[2], b[4], b[6], b[8], b[10], b[12], b[14]),
+         Vector(a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15], b[1], b[3], b[5], b[7], b[9], b[11], b[13], b[15]))
     }
     var k = 0
     while k + 16 <= depth {
