@@ -46,11 +46,15 @@ package enum Blocking {
     /// 3×3 convolution over 128 channels is one block: 1×28×28×128 and 1×56×56×128 s2 ran 5 %
     /// faster than at 1024 (two blocks, C read and written twice), the GEMMs level.
     package static let kc = 1152
-    /// The block depth for deeper K: smaller B micropanels (96 KB on AVX-512) stay in L2 beside the
-    /// A block. 1152 measured no better on 1×14×14×256 3×3 (K = 2304) and no better at 2048³;
-    /// 1024 (2048³ in two blocks, not three) level with 768 over 8 interleaved runs (237 against
-    /// 239 GFLOP/s at 2048³; seed-cnn's deep filter-gradient K level too).
-    package static let deepKC = 768
+    /// The block depth for deeper K: smaller B micropanels (128 KB on AVX-512) stay in L2 beside the
+    /// A block. 1152 measured no better on 1×14×14×256 3×3 (K = 2304) and no better at 2048³. On
+    /// Zen 5, 1024 (2048³ in two blocks, not three) was level with 768 over 8 interleaved runs (237
+    /// against 239 GFLOP/s on 2 lanes); on Zen 4, whose write-back of each later block waits on C's
+    /// lines (the C strip of a row block does not stay in L2 across a depth block), 1024 gained: 12
+    /// interleaved runs, 768 → 1024, 2048³ 104–106 → 108 GFLOP/s on 1 lane and 206 → 213 on 2,
+    /// 1024×1024×2048 107 → 109; 1536³ (two blocks either way), 1×7×7×512 3×3 (K = 4608), dense
+    /// 512×2048→1024 and the rest of the suite level.
+    package static let deepKC = 1024
     /// Row pitch, in floats, of a packed A micropanel: KC plus a 64-byte skew, which is also
     /// the slack im2col's whole-vector copies may write past a row's last element.
     package static let aPitch = kc + 16
@@ -176,10 +180,9 @@ package enum Blocking {
     static let l2Bytes = 1 << 20, lineBytes = 64, l2Ways = 16, l2Sets = l2Bytes / l2Ways / lineBytes
 
     /// The depth of each KC block for a product of depth `depth`: the whole of K up to KC, else
-    /// blocks of at most `deepKC`, as equal as possible (2048 = 683 + 683 + 682, not 1024 + 1024).
-    /// Measured here: one block for the article's K = 800 layer, 175 → 209 GFLOP/s against two;
-    /// 2048³ ran 226 against 215 GFLOP/s with 768-deep rather than 1024-deep blocks. A function
-    /// of `depth` alone, so every lane and every loop order cuts K at the same places.
+    /// blocks of at most `deepKC`, as equal as possible (2304 = 768 · 3, not 1024 + 1024 + 256).
+    /// Measured here: one block for the article's K = 800 layer, 175 → 209 GFLOP/s against two. A
+    /// function of `depth` alone, so every lane and every loop order cuts K at the same places.
     package static func depthBlock(_ depth: Int) -> Int {
         if depth <= kc { return depth }
         let blocks = (depth + deepKC - 1) / deepKC
