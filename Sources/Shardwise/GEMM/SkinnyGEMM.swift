@@ -51,8 +51,8 @@ package enum SkinnyGEMM {
     }
 
     /// Computes the shards `next` hands this lane, `C[rows, columns] = epilogue(A[rows, 0..<depth] ·
-    /// B[0..<depth, columns])`, where `bT` holds Bᵀ (`depth` rounded up to a vector: `bStride`
-    /// floats a column, zero past `depth`): a pre-packed B's `transposed`.
+    /// B[0..<depth, columns])`, where `bT` holds Bᵀ, a row of `bStride` floats a column (at least
+    /// `depth` rounded up to a vector, zero past `depth`): a pre-packed B's `transposed`.
     package static func run(shards next: () -> LaneShard?, depth: Int, a: UnsafePointer<Float>, lda: Int,
                             bT: UnsafePointer<Float>, bStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                             epilogue: Epilogue, largestShard: (rows: Int, columns: Int)) {
