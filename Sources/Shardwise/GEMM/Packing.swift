@@ -110,10 +110,13 @@ package struct StridedMatrix: APanelSource, @unchecked Sendable {
 
     /// Writes Bᵀ of `columns` of this `depth`-row B to `target`: a row of `stride` floats per
     /// column, in order, zero past `depth` (the skinny path's layout).
-    /// A row-major B goes in runs of `transposeChunk` rows: each run's cache lines are read once
-    /// for all the columns (column by column over all of B, each line was read once per column:
-    /// the GEMM 32×10×25088, B 1 MB, ran at 86–96 GFLOP/s, now 120–125), and the writes stay
-    /// sequential per column. A B stored transposed is read along its rows in one run.
+    /// On AVX-512 a row-major B goes 16 rows at a time through an in-register transpose
+    /// (`transposeInBlocks`; element by element it had been a third of the GEMM 32×10×25088 on 1
+    /// lane: 70 → 84 GFLOP/s). Elsewhere, and for its last rows, it goes in runs of `transposeChunk`
+    /// rows: each run's cache lines are read once for all the columns (column by column over all of
+    /// B, each line was read once per column: the same GEMM, on Zen 5, ran at 86–96 GFLOP/s, then
+    /// 120–125), and the writes stay sequential per column. A B stored transposed is read along its
+    /// rows in one run.
     package func transpose(depth: Int, columns: Range<Int>, into target: UnsafeMutablePointer<Float>, stride: Int) {
         var done = 0
         #if SHARDWISE_AVX512
@@ -340,8 +343,8 @@ package func copyVectors(from source: UnsafePointer<Float>, to target: UnsafeMut
 /// Transposes 16 × 16 blocks in registers, 16 steps at a time over `depth`: step k's vector
 /// (`load(k)`, lane i the value for row i) goes into row i's vector of the block (`store(row, i,
 /// k)` for the first `rows` rows, each vector holding steps k ..< k + 16), by four rounds of the
-/// perfect unshuffle (even lanes of two vectors, then odd: 64 two-source permutes a block). Returns the depth
-/// done, a multiple of 16; the caller does the rest.
+/// perfect unshuffle (the even lanes of two vectors, then the odd ones: 64 two-source permutes a
+/// block). Returns the depth done, a multiple of 16; the caller does the rest.
 @inline(__always)
 func transposeInBlocks(depth: Int, rows: Int, load: (_ k: Int) -> Vector,
                        store: (_ row: Vector, _ i: Int, _ k: Int) -> Void) -> Int {

@@ -130,8 +130,9 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Splits `rows × columns` into `lanes` blocks by `strategy` (a grid takes the most nearly
-    /// square factorization of `lanes`), in whole units of MR rows or NR columns, as evenly as
-    /// whole units allow. Fewer lanes are used when there are fewer units than lanes.
+    /// square factorization of `lanes`), in whole units of `rowUnit` rows (MR) or `columnUnit`
+    /// columns (NR), as evenly as whole units allow. Fewer lanes are used when there are fewer units
+    /// than lanes.
     package static func split(rows: Int, columns: Int, lanes: Int, strategy: ShardStrategy,
                               estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr,
                               columnUnit: Int = Blocking.nr, groups: Int = 1) -> ShardPlan {
@@ -152,9 +153,8 @@ public struct ShardPlan: Sendable, Hashable, CustomStringConvertible {
     /// Splits `rows × columns` into a `rowParts × columnParts` grid of blocks (row-major lane
     /// order), cut at whole `rowUnit`s of rows (MR unless a kernel says otherwise) and `columnUnit`s
     /// of columns (NR unless a kernel says otherwise; of `groups` groups: see `groupedRanges`); fewer
-    /// parts where there are fewer units. A split
-    /// of the rows alone is cut by `guidedRanges`. One lane per block, or `laneCount` lanes that
-    /// claim the blocks in order.
+    /// parts where there are fewer units. A split of the rows alone is cut by `guidedRanges`. One
+    /// lane per block, or `laneCount` lanes that claim the blocks in order.
     package static func grid(rows: Int, columns: Int, rowParts: Int, columnParts: Int,
                              estimates: [PlanEstimate] = [], rowUnit: Int = Blocking.mr, columnUnit: Int = Blocking.nr,
                              laneCount: Int? = nil, groups: Int = 1) -> ShardPlan {
