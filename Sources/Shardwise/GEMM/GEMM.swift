@@ -42,11 +42,8 @@ public enum GEMM {
             // glibc's mmap threshold, zero-filled page by page: 256×16×4096, B 256 KB, 126 → 138
             // GFLOP/s on 1 lane), then takes the skinny path.
             let plan = try skinnyPlan(m: m, n: n, k: k, lanes: lanes, transposedPerCall: true)
-            nonisolated(unsafe) let (aBase, cBase) = (a.baseAddress!, c.baseAddress!)
-            lanes.run(plan) { next in
-                SkinnyGEMM.run(shards: next, depth: k, a: aBase, lda: lda, b: bView, c: cBase, ldc: ldc,
-                               epilogue: epilogue, largestShard: plan.largestShard)
-            }
+            SkinnyGEMM.run(plan: plan, lanes: lanes, depth: k, a: a.baseAddress!, lda: lda, b: .perCall(bView),
+                           c: c.baseAddress!, ldc: ldc, epilogue: epilogue)
             return
         }
         let aView = StridedMatrix(base: a.baseAddress!, leadingDimension: lda, transposed: transposeA)
@@ -73,11 +70,8 @@ public enum GEMM {
         let epilogue = Epilogue(alpha: alpha, beta: beta, bias: bias?.baseAddress, activation: activation)
         if takesSkinnyPath(b: b, transposeA: transposeA), let bT = b.transposed {
             let plan = try skinnyPlan(m: m, n: n, k: k, lanes: lanes, transposedPerCall: false)
-            nonisolated(unsafe) let (aBase, cBase, bRows) = (a.baseAddress!, c.baseAddress!, UnsafePointer(bT))
-            lanes.run(plan) { next in
-                SkinnyGEMM.run(shards: next, depth: k, a: aBase, lda: lda, bT: bRows, bStride: b.transposedStride,
-                               c: cBase, ldc: ldc, epilogue: epilogue, largestShard: plan.largestShard)
-            }
+            SkinnyGEMM.run(plan: plan, lanes: lanes, depth: k, a: a.baseAddress!, lda: lda,
+                           b: .packed(bT, stride: b.transposedStride), c: c.baseAddress!, ldc: ldc, epilogue: epilogue)
             return
         }
         let aView = StridedMatrix(base: a.baseAddress!, leadingDimension: lda, transposed: transposeA)
@@ -109,7 +103,8 @@ public enum GEMM {
                                       lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let plan = try plan(m: m, b: b, transposeA: transposeA, lanes: lanes)
         if takesSkinnyPath(b: b, transposeA: transposeA) {
-            return plan.laneCount * SkinnyGEMM.workspaceFloats(columns: b.columns) * MemoryLayout<Float>.stride
+            let floats = SkinnyGEMM.laneFloats(columns: b.columns, depth: b.depth, perCall: false)
+            return plan.laneCount * (floats.transposed + floats.partial) * MemoryLayout<Float>.stride
         }
         return workspaceBytes(plan: plan, depth: b.depth, packsB: false, readsAInPlace: !transposeA)
     }
@@ -159,10 +154,8 @@ public enum GEMM {
                                       lanes: Lanes = .automatic) throws(ShardwiseError) -> Int {
         let plan = try plan(m: m, n: n, k: k, transposeA: transposeA, lanes: lanes)
         if !transposeA && SkinnyGEMM.applies(columns: n, depth: k) {
-            // Each lane's transposed columns of B and partial sums.
-            let columns = plan.largestShard.columns
-            let floats = columns * SkinnyGEMM.transposedStride(depth: k) + SkinnyGEMM.workspaceFloats(columns: columns)
-            return plan.laneCount * floats * MemoryLayout<Float>.stride
+            let floats = SkinnyGEMM.laneFloats(columns: plan.largestShard.columns, depth: k, perCall: true)
+            return plan.laneCount * (floats.transposed + floats.partial) * MemoryLayout<Float>.stride
         }
         return workspaceBytes(plan: plan, depth: k, packsB: true, readsAInPlace: !transposeA)
     }

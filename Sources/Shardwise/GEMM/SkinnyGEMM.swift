@@ -44,53 +44,70 @@ package enum SkinnyGEMM {
         return ((depth + lineFloats - 1) / lineFloats | 1) * lineFloats
     }
 
-    /// Floats of workspace one lane needs: partial sums of a row group plus the K-tail buffer.
-    static func workspaceFloats(columns: Int) -> Int {
+    /// Floats of workspace one lane needs for partial sums: those of a row group plus the K-tail buffer.
+    private static func workspaceFloats(columns: Int) -> Int {
         let blocks = (groupRows / blockRows) * ((columns + blockColumns - 1) / blockColumns)
         return blocks * blockRows * blockColumns * Vector.scalarCount + blockRows * Vector.scalarCount
     }
 
-    /// Computes the shards `next` hands this lane, `C[rows, columns] = epilogue(A[rows, 0..<depth] ·
-    /// B[0..<depth, columns])`, where `bT` holds Bᵀ, a row of `bStride` floats a column (at least
-    /// `depth` rounded up to a vector, zero past `depth`): a pre-packed B's `transposed`.
-    package static func run(shards next: () -> LaneShard?, depth: Int, a: UnsafePointer<Float>, lda: Int,
-                            bT: UnsafePointer<Float>, bStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                            epilogue: Epilogue, largestShard: (rows: Int, columns: Int)) {
-        WorkspaceCache.withBuffer(floats: workspaceFloats(columns: largestShard.columns)) { workspace in
-            while let shard = next() {
-                run(rows: shard.rows, columns: shard.columns, depth: depth, a: a, lda: lda,
-                    bT: bT + shard.columns.lowerBound * bStride, bStride: bStride, c: c, ldc: ldc, epilogue: epilogue,
-                    workspace: workspace)
-            }
+    /// Where the lanes find Bᵀ.
+    package enum TransposedB: @unchecked Sendable {
+        // @unchecked: both cases refer to memory that is read-only during the call.
+        /// Bᵀ kept with a pre-packed B (`PackedMatrix.transposed`), a row of `stride` floats a column.
+        case packed(UnsafePointer<Float>, stride: Int)
+        /// A B passed per call, whose columns each lane transposes for itself.
+        case perCall(StridedMatrix)
+
+        /// Whether each lane transposes its columns of B.
+        var isPerCall: Bool {
+            if case .perCall = self { return true }
+            return false
         }
     }
 
-    /// Computes the shards `next` hands this lane, as above, for a B passed per call: each shard's
-    /// columns of `b` transposed first (once for consecutive shards of the same columns, as a row
-    /// split's are) into this thread's workspace, or, past the GEMM's B budget, a buffer of their
-    /// own (the cache never keeps more than a GEMM's workspace).
-    package static func run(shards next: () -> LaneShard?, depth: Int, a: UnsafePointer<Float>, lda: Int,
-                            b: StridedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue,
-                            largestShard: (rows: Int, columns: Int)) {
-        let stride = transposedStride(depth: depth)
-        let transposed = largestShard.columns * stride, partial = workspaceFloats(columns: largestShard.columns)
-        func run(bT: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
-            var columnsInBT: Range<Int>?
-            while let shard = next() {
-                if shard.columns != columnsInBT {
-                    b.transpose(depth: depth, columns: shard.columns, into: bT, stride: stride)
-                    columnsInBT = shard.columns
+    /// Floats of workspace one lane needs for shards of at most `columns` columns of depth `depth`:
+    /// the transposed columns of B where it is passed per call (`perCall`), and the partial sums.
+    static func laneFloats(columns: Int, depth: Int, perCall: Bool) -> (transposed: Int, partial: Int) {
+        (perCall ? columns * transposedStride(depth: depth) : 0, workspaceFloats(columns: columns))
+    }
+
+    /// Computes `plan` on `lanes`: for each shard, `C[rows, columns] = epilogue(A[rows, 0..<depth] ·
+    /// B[0..<depth, columns])`. A B passed per call has each shard's columns transposed first by the
+    /// lane that claims it (once for consecutive shards of the same columns, as a row split's are),
+    /// into its thread's workspace, or, past the GEMM's B budget, a buffer of their own (the cache
+    /// never keeps more than a GEMM's workspace).
+    package static func run(plan: ShardPlan, lanes: Lanes, depth: Int, a: UnsafePointer<Float>, lda: Int,
+                            b: TransposedB, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue) {
+        nonisolated(unsafe) let (a, c) = (a, c)
+        let floats = laneFloats(columns: plan.largestShard.columns, depth: depth, perCall: b.isPerCall)
+        lanes.run(plan) { next in
+            func run(transposing buffer: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
+                var columnsInBuffer: Range<Int>?
+                while let shard = next() {
+                    let (bT, stride): (UnsafePointer<Float>, Int)
+                    switch b {
+                    case .packed(let rows, let rowStride):
+                        (bT, stride) = (rows + shard.columns.lowerBound * rowStride, rowStride)
+                    case .perCall(let matrix):
+                        (bT, stride) = (UnsafePointer(buffer), transposedStride(depth: depth))
+                        if shard.columns != columnsInBuffer {
+                            matrix.transpose(depth: depth, columns: shard.columns, into: buffer, stride: stride)
+                            columnsInBuffer = shard.columns
+                        }
+                    }
+                    self.run(rows: shard.rows, columns: shard.columns, depth: depth, a: a, lda: lda, bT: bT,
+                             bStride: stride, c: c, ldc: ldc, epilogue: epilogue, workspace: workspace)
                 }
-                self.run(rows: shard.rows, columns: shard.columns, depth: depth, a: a, lda: lda, bT: bT,
-                         bStride: stride, c: c, ldc: ldc, epilogue: epilogue, workspace: workspace)
             }
-        }
-        if transposed <= Blocking.bBudget {
-            WorkspaceCache.withBuffer(floats: transposed + partial) { run(bT: $0, workspace: $0 + transposed) }
-        } else {
-            let bT = UnsafeMutablePointer<Float>.allocate(capacity: transposed)
-            defer { bT.deallocate() }
-            WorkspaceCache.withBuffer(floats: partial) { run(bT: bT, workspace: $0) }
+            if floats.transposed <= Blocking.bBudget {
+                WorkspaceCache.withBuffer(floats: floats.transposed + floats.partial) {
+                    run(transposing: $0, workspace: $0 + floats.transposed)
+                }
+            } else {
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats.transposed)
+                defer { buffer.deallocate() }
+                WorkspaceCache.withBuffer(floats: floats.partial) { run(transposing: buffer, workspace: $0) }
+            }
         }
     }
 
